@@ -260,7 +260,7 @@ pub struct ModuleInfo {
     /// Function names from the name section.
     pub func_names: HashMap<u32, String>,
     /// Functions whose reference can leave the module (exports, element segments, `ref.func`
-    /// in constant expressions), in first-seen order; their `VMFuncRef`s live in the vmctx.
+    /// in constant expressions, the start function), in first-seen order; their `VMFuncRef`s live in the vmctx.
     /// Imported functions are never listed: their `VMFuncRef` is the import record itself.
     pub escaped_funcs: Vec<u32>,
     /// For every defined function that escapes, its slot in `escaped_funcs`.
@@ -503,7 +503,11 @@ pub fn translate_module(wasm: &[u8], features: WasmFeatures) -> WasmResult<Modul
                     });
                 }
             }
-            Payload::StartSection { func, .. } => module.start = Some(func),
+            Payload::StartSection { func, .. } => {
+                // The runtime calls the start function through its array-call trampoline.
+                module.escape(func);
+                module.start = Some(func);
+            }
             Payload::ElementSection(reader) => {
                 for elem in reader {
                     let elem = elem?;

@@ -9,7 +9,8 @@
 //! The vmctx of an instance is a header record followed by arrays sized by the module:
 //!
 //! ```text
-//!   VMContextHeader        magic, store_context, builtins, type_ids, epoch_counter
+//!   VMContextHeader        magic, store_context, builtins, type_ids, epoch_counter,
+//!                          instance (runtime-only back pointer)
 //!   imported_functions     [VMFuncRef; imported functions]   (callee code, vmctx, type id)
 //!   tables                 [*mut VMTableDefinition; all tables]
 //!   memories               [*mut VMMemoryDefinition; all memories]
@@ -83,6 +84,7 @@ macro_rules! for_each_vm_record {
                 builtins: ptr,
                 type_ids: ptr,
                 epoch_counter: ptr,
+                instance: ptr,
             }
         }
     };
@@ -277,14 +279,14 @@ mod tests {
         assert_eq!(record::VMFuncRef::SIZE, 32);
         assert_eq!(record::VMMemoryDefinition::current_length, 8);
         assert_eq!(record::VMContextHeader::store_context, 8);
-        assert_eq!(record::VMContextHeader::SIZE, 40);
+        assert_eq!(record::VMContextHeader::SIZE, 48);
     }
 
     #[test]
     fn vmctx_regions_are_ordered_and_aligned() {
         let o = VMOffsets::from_counts(2, 1, 1, 3, 5, 4);
-        assert_eq!(o.vmctx_imported_function(0), 40);
-        assert_eq!(o.vmctx_table(0), 40 + 64);
+        assert_eq!(o.vmctx_imported_function(0), 48);
+        assert_eq!(o.vmctx_table(0), 48 + 64);
         assert_eq!(o.vmctx_memory(0), o.vmctx_table(0) + 8);
         assert_eq!(o.vmctx_imported_global(0), o.vmctx_memory(0) + 8);
         assert_eq!(o.vmctx_defined_global(0) % 16, 0);

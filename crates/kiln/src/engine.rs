@@ -1,0 +1,115 @@
+//! `Engine`: the compiler, settings, and engine-wide state (the type registry, host-function
+//! trampolines) shared by every store and module.
+
+use crate::Config;
+use crate::runtime::vm::code_memory::{CodeMemory, CodeMetadata};
+use anyhow::Result;
+use kiln_environ::{Compiler, FuncType};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The compilation environment and settings shared by modules and stores. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) config: Config,
+    pub(crate) compiler: Box<dyn Compiler>,
+    types: RwLock<TypeRegistry>,
+    host_trampolines: Mutex<HashMap<u32, (Arc<CodeMemory>, usize)>>,
+    pub(crate) epoch: AtomicU64,
+}
+
+#[derive(Default)]
+struct TypeRegistry {
+    ids: HashMap<FuncType, u32>,
+    types: Vec<FuncType>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(&Config::default()).expect("the default configuration is valid")
+    }
+}
+
+impl Engine {
+    /// Creates an engine with `config`.
+    pub fn new(config: &Config) -> Result<Engine> {
+        let compiler = kiln_cranelift::CraneliftCompiler::new(&config.tunables)
+            .map_err(|e| anyhow::anyhow!("failed to create the compiler: {e}"))?;
+        // Handlers are installed even without signals-based traps: they only act on faults in
+        // registered wasm code and pass everything else on.
+        crate::runtime::vm::sys::signals::install();
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                compiler: Box::new(compiler),
+                types: RwLock::new(TypeRegistry::default()),
+                host_trampolines: Mutex::new(HashMap::new()),
+                epoch: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Whether two handles refer to the same engine.
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    /// A description of the compilation target and settings.
+    pub fn target_description(&self) -> String {
+        self.inner.compiler.target_description()
+    }
+
+    /// The engine-wide id of a function type.
+    pub(crate) fn type_id(&self, ty: &FuncType) -> u32 {
+        if let Some(id) = self.inner.types.read().unwrap().ids.get(ty) {
+            return *id;
+        }
+        let mut reg = self.inner.types.write().unwrap();
+        if let Some(id) = reg.ids.get(ty) {
+            return *id;
+        }
+        let id = reg.types.len() as u32;
+        reg.types.push(ty.clone());
+        reg.ids.insert(ty.clone(), id);
+        id
+    }
+
+    /// The function type of an engine-wide id.
+    pub(crate) fn type_of(&self, id: u32) -> FuncType {
+        self.inner.types.read().unwrap().types[id as usize].clone()
+    }
+
+    /// The compiled wasm-to-array trampoline for host functions of type `ty`.
+    pub(crate) fn host_trampoline(&self, ty: &FuncType) -> Result<usize> {
+        let id = self.type_id(ty);
+        let mut map = self.inner.host_trampolines.lock().unwrap();
+        if let Some((_, addr)) = map.get(&id) {
+            return Ok(*addr);
+        }
+        let code = self
+            .inner
+            .compiler
+            .compile_wasm_to_array_trampoline(ty, &self.inner.config.tunables)?;
+        let start = code.functions[0].start;
+        let mem = CodeMemory::publish(code, CodeMetadata::default())?;
+        let addr = mem.addr(start);
+        map.insert(id, (mem, addr));
+        Ok(addr)
+    }
+}

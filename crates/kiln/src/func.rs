@@ -1,0 +1,632 @@
+//! Functions: calling wasm from the host (`Func::call`, `TypedFunc::call`), defining host
+//! functions (`Func::new`, `Func::wrap`), and `Caller`, the view of the store a host function
+//! gets when wasm calls it.
+//!
+//! Every call from the host goes through `invoke`: it sets the store's stack limit on the
+//! outermost entry, arms trap handling, and enters the callee's array-call function through the
+//! entry stub. Every host function is an array-call function (`host_array_call::<T>`) whose
+//! vmctx is a `HostFuncCtx<T>`; wasm calls it through the engine's wasm-to-array trampoline.
+
+#![allow(
+    private_interfaces,
+    reason = "WasmTy/WasmParams/WasmResults carry hidden raw conversions over the crate-private store"
+)]
+
+use crate::runtime::vm::entry;
+use crate::runtime::vm::instance::Instance as VmInstance;
+use crate::runtime::vm::traphandlers::{self, UnwindReason};
+use crate::runtime::vm::vmcontext::{ArrayCallFn, VMFuncRef, VMHostFuncContext, ValRaw};
+use crate::store::{FuncEntry, StoreInner, StoreOpaque, Stored};
+use crate::trap::WasmBacktrace;
+use crate::{AsContext, AsContextMut, Extern, StoreContext, StoreContextMut, Val, ValType};
+use anyhow::{Result, bail};
+use core::ffi::c_void;
+use kiln_environ::FuncType;
+use std::panic::{self, AssertUnwindSafe};
+
+/// A WebAssembly or host function, owned by a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Func(pub(crate) Stored);
+
+type HostFn<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync;
+
+/// A host function's context: what `VMFuncRef::vmctx` points to. `header` must stay first
+/// (the wasm-to-array trampoline reads `array_call` from it).
+#[repr(C)]
+struct HostFuncCtx<T> {
+    header: VMHostFuncContext,
+    func_ref: VMFuncRef,
+    store: *mut StoreInner<T>,
+    func: std::sync::Arc<HostFn<T>>,
+}
+
+// SAFETY: `store` points to the store owning this context; it moves with the store.
+unsafe impl<T> Send for HostFuncCtx<T> {}
+
+impl Func {
+    pub(crate) fn func_ref(&self, store: &StoreOpaque) -> *const VMFuncRef {
+        store.funcs[self.0.check(store)].func_ref
+    }
+
+    /// The `Func` for a raw funcref (a `*const VMFuncRef`), creating its entry on first sight.
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize) -> Option<Func> {
+        if raw == 0 {
+            return None;
+        }
+        if let Some(&i) = store.func_by_ref.get(&raw) {
+            return Some(Func(store.stored(i)));
+        }
+        // SAFETY: non-null funcrefs produced by compiled code or the runtime point to live
+        // `VMFuncRef`s owned by this store's instances or host functions.
+        let type_index = unsafe { (*(raw as *const VMFuncRef)).type_index };
+        let ty = store.engine.type_of(type_index);
+        Some(Func::push(store, raw as *const VMFuncRef, ty))
+    }
+
+    fn push(store: &mut StoreOpaque, func_ref: *const VMFuncRef, ty: FuncType) -> Func {
+        let i = store.funcs.len();
+        store.funcs.push(FuncEntry { func_ref, ty });
+        store.func_by_ref.insert(func_ref as usize, i);
+        Func(store.stored(i))
+    }
+
+    /// Defines a host function with a dynamic signature. `func` receives the arguments and
+    /// must fill `results` with values of the result types.
+    pub fn new<T: 'static>(
+        mut store: impl AsContextMut<Data = T>,
+        ty: FuncType,
+        func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> Func {
+        let store = store.as_context_mut().0;
+        Func::new_raw(
+            store,
+            ty.clone(),
+            std::sync::Arc::new(dynamic_host_fn(ty, func)),
+        )
+        .expect("host function trampoline")
+    }
+
+    /// Defines a host function from a Rust closure with typed parameters and results, such as
+    /// `|a: i32, b: i32| a + b` or `|caller: Caller<'_, T>, x: f64| -> anyhow::Result<f64>`.
+    pub fn wrap<T: 'static, Params, Results>(
+        mut store: impl AsContextMut<Data = T>,
+        func: impl IntoFunc<T, Params, Results>,
+    ) -> Func {
+        let store = store.as_context_mut().0;
+        let (ty, f) = func.into_host_fn();
+        Func::new_raw(store, ty, f).expect("host function trampoline")
+    }
+
+    pub(crate) fn new_raw<T: 'static>(
+        store: &mut StoreInner<T>,
+        ty: FuncType,
+        func: std::sync::Arc<HostFn<T>>,
+    ) -> Result<Func> {
+        let engine = store.opaque.engine.clone();
+        let wasm_call = engine.host_trampoline(&ty)?;
+        let type_index = engine.type_id(&ty);
+        let array_call: ArrayCallFn = host_array_call::<T>;
+        let mut ctx = Box::new(HostFuncCtx {
+            header: VMHostFuncContext {
+                magic: kiln_environ::vmoffsets::VM_HOST_FUNC_MAGIC,
+                _pad: 0,
+                array_call: array_call as *mut c_void,
+            },
+            func_ref: VMFuncRef {
+                wasm_call: wasm_call as *mut c_void,
+                array_call: array_call as *mut c_void,
+                vmctx: core::ptr::null_mut(),
+                type_index,
+                _pad: 0,
+            },
+            store: store as *mut StoreInner<T>,
+            func,
+        });
+        let ctx_ptr: *mut HostFuncCtx<T> = &mut *ctx;
+        ctx.func_ref.vmctx = ctx_ptr.cast();
+        let func_ref: *const VMFuncRef = &ctx.func_ref;
+        store.opaque.host_funcs.push(ctx);
+        Ok(Func::push(&mut store.opaque, func_ref, ty))
+    }
+
+    /// The function's type.
+    pub fn ty(&self, store: impl AsContext) -> FuncType {
+        let store = &store.as_context().0.opaque;
+        store.funcs[self.0.check(store)].ty.clone()
+    }
+
+    /// Calls the function with `params`, writing `results`. Checks that the arguments match
+    /// the signature and that `results` has the right length.
+    pub fn call(
+        &self,
+        mut store: impl AsContextMut,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
+        let store = &mut store.as_context_mut().0.opaque;
+        let ty = store.funcs[self.0.check(store)].ty.clone();
+        if params.len() != ty.params.len() {
+            bail!(
+                "expected {} arguments, got {}",
+                ty.params.len(),
+                params.len()
+            );
+        }
+        if results.len() != ty.results.len() {
+            bail!(
+                "expected {} results, got {}",
+                ty.results.len(),
+                results.len()
+            );
+        }
+        let mut raw = vec![ValRaw::default(); ty.params.len().max(ty.results.len())];
+        for (i, (p, t)) in params.iter().zip(ty.params.iter()).enumerate() {
+            p.check(*t, store)
+                .map_err(|e| anyhow::anyhow!("argument {i}: {e}"))?;
+            raw[i] = p.to_raw(store);
+        }
+        invoke(store, self.func_ref(store), &mut raw)?;
+        for (i, t) in ty.results.iter().enumerate() {
+            results[i] = Val::from_raw(store, raw[i], *t);
+        }
+        Ok(())
+    }
+
+    /// A typed view of this function; fails if `Params`/`Results` do not match its type.
+    pub fn typed<Params: WasmParams, Results: WasmResults>(
+        &self,
+        store: impl AsContext,
+    ) -> Result<TypedFunc<Params, Results>> {
+        let ty = self.ty(store);
+        let want = FuncType::new(Params::valtypes(), Results::valtypes());
+        if ty != want {
+            bail!("type mismatch: function has type {ty}, not {want}");
+        }
+        Ok(TypedFunc {
+            func: *self,
+            _marker: std::marker::PhantomData,
+        })
+    }
+}
+
+/// Calls `func_ref` with `values` through the entry stub, translating an abrupt exit into an
+/// error (or resuming a host panic).
+pub(crate) fn invoke(
+    store: &mut StoreOpaque,
+    func_ref: *const VMFuncRef,
+    values: &mut [ValRaw],
+) -> Result<()> {
+    let max_stack = store.engine.config().max_wasm_stack;
+    let ctx: *mut crate::runtime::vm::vmcontext::VMStoreContext = &mut store.vm_store_context;
+    // SAFETY: `func_ref` belongs to this store (checked by callers via `Stored::check`) and
+    // is live; `ctx` is this store's context, which outlives the call.
+    let (prev_limit, prev_exit_fp) = unsafe { ((*ctx).stack_limit, (*ctx).last_wasm_exit_fp) };
+    if prev_limit == 0 {
+        let here = &values as *const _ as usize;
+        // SAFETY: as above.
+        unsafe { (*ctx).stack_limit = here.saturating_sub(max_stack) };
+    }
+    // SAFETY: `func_ref` is live (see above); `array_call` is an array-call function for its
+    // `vmctx`, and `values` is large enough for its parameters and results (callers size it
+    // as max(params, results)).
+    let result = unsafe {
+        let f = &*func_ref;
+        let array_call: ArrayCallFn = core::mem::transmute(f.array_call);
+        traphandlers::catch_traps(ctx, |landing| {
+            entry::enter(
+                landing,
+                array_call,
+                f.vmctx,
+                core::ptr::null_mut(),
+                values.as_mut_ptr(),
+                values.len(),
+            )
+        })
+    };
+    // SAFETY: as above.
+    unsafe {
+        (*ctx).stack_limit = prev_limit;
+        (*ctx).last_wasm_exit_fp = prev_exit_fp;
+    }
+    match result {
+        Ok(()) => Ok(()),
+        Err((reason, raw_bt)) => {
+            let bt = WasmBacktrace::from_raw(&raw_bt);
+            let err = match reason {
+                UnwindReason::Trap(trap) => anyhow::Error::new(trap),
+                UnwindReason::Host(e) => e,
+                UnwindReason::Panic(p) => panic::resume_unwind(p),
+            };
+            if bt.frames().is_empty() {
+                Err(err)
+            } else {
+                Err(err.context(bt))
+            }
+        }
+    }
+}
+
+/// The array-call entry of every host function.
+///
+/// # Safety
+///
+/// `callee_vmctx` must be the `HostFuncCtx<T>` this function was created with, `values` must
+/// hold `len >= max(params, results)` values, and `caller_vmctx` must be null or the vmctx of
+/// a live instance of the same store.
+unsafe extern "C" fn host_array_call<T>(
+    callee_vmctx: *mut c_void,
+    caller_vmctx: *mut c_void,
+    values: *mut ValRaw,
+    len: usize,
+) -> bool {
+    // SAFETY: per the contract above; the store outlives its host functions, and while a host
+    // function runs, the embedder's `&mut Store` is lent to us through the call chain.
+    let (ctx, store, values) = unsafe {
+        let ctx = &*callee_vmctx.cast::<HostFuncCtx<T>>();
+        (
+            ctx,
+            &mut *ctx.store,
+            core::slice::from_raw_parts_mut(values, len),
+        )
+    };
+    let caller_instance = if caller_vmctx.is_null() {
+        None
+    } else {
+        // SAFETY: a non-null caller vmctx is a live instance of this store.
+        Some(unsafe { VmInstance::from_vmctx(caller_vmctx.cast()) }.store_index)
+    };
+    let func = ctx.func.clone();
+    let caller = Caller {
+        store,
+        instance: caller_instance,
+    };
+    let result = panic::catch_unwind(AssertUnwindSafe(|| func(caller, values)));
+    let reason = match result {
+        Ok(Ok(())) => return true,
+        Ok(Err(e)) => UnwindReason::Host(e),
+        Err(p) => UnwindReason::Panic(p),
+    };
+    traphandlers::record_host_unwind(reason);
+    false
+}
+
+pub(crate) fn dynamic_host_fn<T: 'static>(
+    ty: FuncType,
+    func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+) -> impl Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync + 'static {
+    move |mut caller: Caller<'_, T>, raw: &mut [ValRaw]| {
+        let store = &mut caller.store.opaque;
+        let params: Vec<Val> = ty
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Val::from_raw(store, raw[i], *t))
+            .collect();
+        let mut results: Vec<Val> = ty.results.iter().map(|t| Val::default_for(*t)).collect();
+        func(caller.reborrow(), &params, &mut results)?;
+        let store = &caller.store.opaque;
+        for (i, (r, t)) in results.iter().zip(ty.results.iter()).enumerate() {
+            r.check(*t, store)
+                .map_err(|e| anyhow::anyhow!("host function result {i}: {e}"))?;
+            raw[i] = r.to_raw(store);
+        }
+        Ok(())
+    }
+}
+
+/// The store as seen by a host function called from wasm, plus the calling instance.
+pub struct Caller<'a, T> {
+    pub(crate) store: &'a mut StoreInner<T>,
+    instance: Option<usize>,
+}
+
+impl<T> Caller<'_, T> {
+    fn reborrow(&mut self) -> Caller<'_, T> {
+        Caller {
+            store: self.store,
+            instance: self.instance,
+        }
+    }
+
+    /// The embedder data.
+    pub fn data(&self) -> &T {
+        &self.store.data
+    }
+
+    /// The embedder data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.store.data
+    }
+
+    /// An export of the calling instance (for example its `memory`).
+    pub fn get_export(&mut self, name: &str) -> Option<Extern> {
+        let instance = self.instance?;
+        crate::instance::export_by_name(&mut self.store.opaque, instance, name)
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &crate::Engine {
+        &self.store.opaque.engine
+    }
+}
+
+impl<T> AsContext for Caller<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.store)
+    }
+}
+impl<T> AsContextMut for Caller<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self.store)
+    }
+}
+impl<'a, T> From<&'a Caller<'_, T>> for StoreContext<'a, T> {
+    fn from(c: &'a Caller<'_, T>) -> Self {
+        StoreContext(c.store)
+    }
+}
+impl<'a, T> From<&'a mut Caller<'_, T>> for StoreContext<'a, T> {
+    fn from(c: &'a mut Caller<'_, T>) -> Self {
+        StoreContext(c.store)
+    }
+}
+impl<'a, T> From<&'a mut Caller<'_, T>> for StoreContextMut<'a, T> {
+    fn from(c: &'a mut Caller<'_, T>) -> Self {
+        StoreContextMut(c.store)
+    }
+}
+
+/// A Rust type that corresponds to a wasm value type.
+pub trait WasmTy: Sized + Send + 'static {
+    /// The wasm type.
+    fn valtype() -> ValType;
+    #[doc(hidden)]
+    fn into_raw(self, store: &StoreOpaque) -> ValRaw;
+    #[doc(hidden)]
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self;
+}
+
+macro_rules! wasm_ty_num {
+    ($($t:ty => $vt:ident, $to:expr, $from:expr;)*) => {$(
+        impl WasmTy for $t {
+            fn valtype() -> ValType {
+                ValType::$vt
+            }
+            fn into_raw(self, _: &StoreOpaque) -> ValRaw {
+                #[allow(clippy::redundant_closure_call, reason = "macro-supplied conversion")]
+                ($to)(self)
+            }
+            fn from_raw(_: &mut StoreOpaque, raw: ValRaw) -> Self {
+                #[allow(clippy::redundant_closure_call, reason = "macro-supplied conversion")]
+                ($from)(raw)
+            }
+        }
+    )*};
+}
+
+wasm_ty_num! {
+    i32 => I32, |v: i32| ValRaw::i32(v), |r: ValRaw| r.get_i32();
+    u32 => I32, |v: u32| ValRaw::i32(v as i32), |r: ValRaw| r.get_i32() as u32;
+    i64 => I64, |v: i64| ValRaw::i64(v), |r: ValRaw| r.get_i64();
+    u64 => I64, |v: u64| ValRaw::i64(v as i64), |r: ValRaw| r.get_i64() as u64;
+    f32 => F32, |v: f32| ValRaw::f32(v.to_bits()), |r: ValRaw| f32::from_bits(r.get_f32());
+    f64 => F64, |v: f64| ValRaw::f64(v.to_bits()), |r: ValRaw| f64::from_bits(r.get_f64());
+}
+
+impl WasmTy for Option<Func> {
+    fn valtype() -> ValType {
+        ValType::FUNCREF
+    }
+    fn into_raw(self, store: &StoreOpaque) -> ValRaw {
+        ValRaw::reference(self.map_or(0, |f| f.func_ref(store) as usize))
+    }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
+        Func::from_raw(store, raw.get_reference())
+    }
+}
+
+impl WasmTy for Option<crate::ExternRef> {
+    fn valtype() -> ValType {
+        ValType::EXTERNREF
+    }
+    fn into_raw(self, store: &StoreOpaque) -> ValRaw {
+        ValRaw::reference(self.map_or(0, |e| e.to_raw(store)))
+    }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
+        crate::ExternRef::from_raw(store, raw.get_reference())
+    }
+}
+
+/// The parameters of a typed function: `()`, one [`WasmTy`], or a tuple of them.
+pub trait WasmParams: Send {
+    /// The wasm types.
+    fn valtypes() -> Vec<ValType>;
+    #[doc(hidden)]
+    fn store_raw(self, store: &StoreOpaque, out: &mut [ValRaw]);
+}
+
+/// The results of a typed function: `()`, one [`WasmTy`], or a tuple of them.
+pub trait WasmResults: Sized {
+    /// The wasm types.
+    fn valtypes() -> Vec<ValType>;
+    #[doc(hidden)]
+    fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self;
+    #[doc(hidden)]
+    fn store_raw(self, store: &StoreOpaque, out: &mut [ValRaw]);
+}
+
+impl<A: WasmTy> WasmParams for A {
+    fn valtypes() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn store_raw(self, store: &StoreOpaque, out: &mut [ValRaw]) {
+        out[0] = self.into_raw(store);
+    }
+}
+
+impl<A: WasmTy> WasmResults for A {
+    fn valtypes() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self {
+        A::from_raw(store, raw[0])
+    }
+    fn store_raw(self, store: &StoreOpaque, out: &mut [ValRaw]) {
+        out[0] = self.into_raw(store);
+    }
+}
+
+macro_rules! tuples {
+    ($($n:literal: ($($t:ident),*);)*) => {$(
+        #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments, reason = "macro-generated")]
+        impl<$($t: WasmTy),*> WasmParams for ($($t,)*) {
+            fn valtypes() -> Vec<ValType> {
+                vec![$($t::valtype()),*]
+            }
+            fn store_raw(self, store: &StoreOpaque, out: &mut [ValRaw]) {
+                let ($($t,)*) = self;
+                let mut i = 0;
+                $(out[i] = $t.into_raw(store); i += 1;)*
+            }
+        }
+
+        #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments, clippy::unused_unit, reason = "macro-generated")]
+        impl<$($t: WasmTy),*> WasmResults for ($($t,)*) {
+            fn valtypes() -> Vec<ValType> {
+                vec![$($t::valtype()),*]
+            }
+            fn load_raw(store: &mut StoreOpaque, raw: &[ValRaw]) -> Self {
+                let mut i = 0;
+                ($({ let v = $t::from_raw(store, raw[i]); i += 1; v },)*)
+            }
+            fn store_raw(self, store: &StoreOpaque, out: &mut [ValRaw]) {
+                let ($($t,)*) = self;
+                let mut i = 0;
+                $(out[i] = $t.into_raw(store); i += 1;)*
+            }
+        }
+
+        #[allow(non_snake_case, reason = "macro-generated")]
+        impl<T: 'static, F, R, $($t: WasmTy),*> IntoFunc<T, ($($t,)*), R> for F
+        where
+            F: Fn($($t),*) -> R + Send + Sync + 'static,
+            R: HostResult,
+        {
+            fn into_host_fn(self) -> (FuncType, std::sync::Arc<HostFn<T>>) {
+                let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
+                let f = move |caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
+                    let args = <($($t,)*) as WasmResults>::load_raw(&mut caller.store.opaque, raw);
+                    let ($($t,)*) = args;
+                    let r = (self)($($t),*).into_result()?;
+                    r.store_raw(&caller.store.opaque, raw);
+                    Ok(())
+                };
+                (ty, std::sync::Arc::new(f))
+            }
+        }
+
+        #[allow(non_snake_case, reason = "macro-generated")]
+        impl<T: 'static, F, R, $($t: WasmTy),*> IntoFunc<T, (Caller<'static, T>, $($t,)*), R> for F
+        where
+            F: Fn(Caller<'_, T>, $($t),*) -> R + Send + Sync + 'static,
+            R: HostResult,
+        {
+            fn into_host_fn(self) -> (FuncType, std::sync::Arc<HostFn<T>>) {
+                let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
+                let f = move |mut caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
+                    let args = <($($t,)*) as WasmResults>::load_raw(&mut caller.store.opaque, raw);
+                    let ($($t,)*) = args;
+                    let r = (self)(caller.reborrow(), $($t),*).into_result()?;
+                    r.store_raw(&caller.store.opaque, raw);
+                    Ok(())
+                };
+                (ty, std::sync::Arc::new(f))
+            }
+        }
+    )*};
+}
+
+/// What a host closure may return: results, or `anyhow::Result` of results.
+pub trait HostResult: Send {
+    /// The results type.
+    type Results: WasmResults;
+    /// The result types.
+    fn valtypes() -> Vec<ValType> {
+        Self::Results::valtypes()
+    }
+    #[doc(hidden)]
+    fn into_result(self) -> Result<Self::Results>;
+}
+
+impl<R: WasmResults + Send> HostResult for R {
+    type Results = R;
+    fn into_result(self) -> Result<R> {
+        Ok(self)
+    }
+}
+
+impl<R: WasmResults + Send> HostResult for Result<R> {
+    type Results = R;
+    fn into_result(self) -> Result<R> {
+        self
+    }
+}
+
+/// A Rust closure usable as a host function (see [`Func::wrap`]).
+pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn into_host_fn(self) -> (FuncType, std::sync::Arc<HostFn<T>>);
+}
+
+tuples! {
+    0: ();
+    1: (A1);
+    2: (A1, A2);
+    3: (A1, A2, A3);
+    4: (A1, A2, A3, A4);
+    5: (A1, A2, A3, A4, A5);
+    6: (A1, A2, A3, A4, A5, A6);
+    7: (A1, A2, A3, A4, A5, A6, A7);
+    8: (A1, A2, A3, A4, A5, A6, A7, A8);
+    9: (A1, A2, A3, A4, A5, A6, A7, A8, A9);
+    10: (A1, A2, A3, A4, A5, A6, A7, A8, A9, A10);
+}
+
+/// A function with statically known parameter and result types: calls skip dynamic checks.
+pub struct TypedFunc<Params, Results> {
+    func: Func,
+    _marker: std::marker::PhantomData<fn(Params) -> Results>,
+}
+
+impl<P, R> Clone for TypedFunc<P, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P, R> Copy for TypedFunc<P, R> {}
+
+impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
+    /// The untyped function.
+    pub fn func(&self) -> &Func {
+        &self.func
+    }
+
+    /// Calls the function.
+    pub fn call(&self, mut store: impl AsContextMut, params: Params) -> Result<Results> {
+        let store = &mut store.as_context_mut().0.opaque;
+        let func_ref = self.func.func_ref(store);
+        let n = Params::valtypes().len().max(Results::valtypes().len());
+        let mut buf = [ValRaw::default(); 8];
+        let mut heap;
+        let raw: &mut [ValRaw] = if n <= buf.len() {
+            &mut buf[..n.max(1)]
+        } else {
+            heap = vec![ValRaw::default(); n];
+            &mut heap
+        };
+        params.store_raw(store, raw);
+        invoke(store, func_ref, raw)?;
+        Ok(Results::load_raw(store, raw))
+    }
+}

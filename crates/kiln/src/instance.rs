@@ -1,0 +1,375 @@
+//! `Instance`: instantiation (import checks, vmctx initialisation, segments, start function)
+//! and export lookup.
+
+use crate::func::{WasmParams, WasmResults};
+use crate::module::ExternType;
+use crate::runtime::vm::instance::Instance as VmInstance;
+use crate::runtime::vm::libcalls;
+use crate::runtime::vm::memory::LinearMemory;
+use crate::runtime::vm::table::Table as VmTable;
+use crate::runtime::vm::vmcontext::{VMFuncRef, ValRaw};
+use crate::store::{StoreOpaque, Stored};
+use crate::{AsContextMut, Extern, Func, Global, Memory, Module, Table, TypedFunc};
+use anyhow::{Result, anyhow, bail};
+use kiln_environ::{DataKind, ElemKind, EntityIndex, Trap};
+use std::sync::Arc;
+
+/// An instantiated module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Instance(pub(crate) Stored);
+
+impl Instance {
+    /// Instantiates `module` with `imports` given in the module's import order.
+    pub fn new(
+        mut store: impl AsContextMut,
+        module: &Module,
+        imports: &[Extern],
+    ) -> Result<Instance> {
+        let store = &mut store.as_context_mut().0.opaque;
+        instantiate(store, module, imports)
+    }
+
+    /// The export called `name`.
+    pub fn get_export(&self, mut store: impl AsContextMut, name: &str) -> Option<Extern> {
+        let store = &mut store.as_context_mut().0.opaque;
+        let i = self.0.check(store);
+        export_by_name(store, i, name)
+    }
+
+    /// Every export, in order.
+    pub fn exports(&self, mut store: impl AsContextMut) -> Vec<(String, Extern)> {
+        let store = &mut store.as_context_mut().0.opaque;
+        let i = self.0.check(store);
+        let info = store.instances[i].info.clone();
+        info.module
+            .exports
+            .iter()
+            .map(|e| (e.name.clone(), export(store, i, e.index)))
+            .collect()
+    }
+
+    /// The exported function `name`.
+    pub fn get_func(&self, store: impl AsContextMut, name: &str) -> Option<Func> {
+        self.get_export(store, name)?.into_func()
+    }
+
+    /// The exported function `name` as a typed function.
+    pub fn get_typed_func<Params: WasmParams, Results: WasmResults>(
+        &self,
+        mut store: impl AsContextMut,
+        name: &str,
+    ) -> Result<TypedFunc<Params, Results>> {
+        let f = self
+            .get_func(&mut store, name)
+            .ok_or_else(|| anyhow!("failed to find function export `{name}`"))?;
+        f.typed(&store)
+    }
+
+    /// The exported memory `name`.
+    pub fn get_memory(&self, store: impl AsContextMut, name: &str) -> Option<Memory> {
+        self.get_export(store, name)?.into_memory()
+    }
+
+    /// The exported global `name`.
+    pub fn get_global(&self, store: impl AsContextMut, name: &str) -> Option<Global> {
+        self.get_export(store, name)?.into_global()
+    }
+
+    /// The exported table `name`.
+    pub fn get_table(&self, store: impl AsContextMut, name: &str) -> Option<Table> {
+        self.get_export(store, name)?.into_table()
+    }
+}
+
+pub(crate) fn export_by_name(
+    store: &mut StoreOpaque,
+    instance: usize,
+    name: &str,
+) -> Option<Extern> {
+    let info = store.instances[instance].info.clone();
+    let e = info.module.exports.iter().find(|e| e.name == name)?;
+    Some(export(store, instance, e.index))
+}
+
+fn export(store: &mut StoreOpaque, instance: usize, index: EntityIndex) -> Extern {
+    let inst = &store.instances[instance];
+    match index {
+        EntityIndex::Function(f) => {
+            let func_ref = inst.func_ref(f).expect("exported functions escape");
+            Extern::Func(Func::from_raw(store, func_ref as usize).expect("non-null"))
+        }
+        EntityIndex::Memory(m) => Extern::Memory(Memory(store.stored(inst.memory_ids[m as usize]))),
+        EntityIndex::Table(t) => Extern::Table(Table(store.stored(inst.table_ids[t as usize]))),
+        EntityIndex::Global(g) => {
+            if let Some(id) = inst.global_ids[g as usize] {
+                return Extern::Global(Global(store.stored(id)));
+            }
+            let def = inst.global_ptr(g);
+            let ty = inst.info.module.globals[g as usize];
+            let global = Global::push(store, def, ty);
+            store.instances[instance].global_ids[g as usize] = Some(global.0.index);
+            Extern::Global(global)
+        }
+    }
+}
+
+fn describe(ty: &ExternType) -> String {
+    match ty {
+        ExternType::Func(f) => format!("function of type {f}"),
+        ExternType::Global(g) => format!(
+            "global of type {}{}",
+            if g.mutable { "mut " } else { "" },
+            g.content
+        ),
+        ExternType::Table(t) => format!("table of {} with {} elements", t.element, t.minimum),
+        ExternType::Memory(m) => format!("memory of {} pages", m.minimum),
+    }
+}
+
+fn limits_match(actual_min: u64, actual_max: Option<u64>, min: u64, max: Option<u64>) -> bool {
+    actual_min >= min
+        && match max {
+            None => true,
+            Some(max) => actual_max.is_some_and(|a| a <= max),
+        }
+}
+
+/// Checks that `ext` can satisfy an import of type `expected`.
+fn check_import(store: &StoreOpaque, ext: &Extern, expected: &ExternType) -> Result<()> {
+    let ok = match (ext, expected) {
+        (Extern::Func(f), ExternType::Func(ty)) => store.funcs[f.0.check(store)].ty == *ty,
+        (Extern::Global(g), ExternType::Global(ty)) => g.entry(store).ty == *ty,
+        (Extern::Table(t), ExternType::Table(ty)) => {
+            let t = t.vm(store);
+            t.ty().element == ty.element
+                && limits_match(t.size(), t.ty().maximum, ty.minimum, ty.maximum)
+        }
+        (Extern::Memory(m), ExternType::Memory(ty)) => {
+            let m = m.vm(store);
+            m.ty().memory64 == ty.memory64
+                && m.ty().shared == ty.shared
+                && limits_match(m.pages(), m.ty().maximum, ty.minimum, ty.maximum)
+        }
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let actual = match ext {
+        Extern::Func(f) => ExternType::Func(store.funcs[f.0.check(store)].ty.clone()),
+        Extern::Global(g) => ExternType::Global(g.entry(store).ty),
+        Extern::Table(t) => {
+            let v = t.vm(store);
+            ExternType::Table(kiln_environ::TableType {
+                minimum: v.size(),
+                ..v.ty()
+            })
+        }
+        Extern::Memory(m) => {
+            let v = m.vm(store);
+            ExternType::Memory(kiln_environ::MemoryType {
+                minimum: v.pages(),
+                ..v.ty()
+            })
+        }
+    };
+    bail!(
+        "incompatible import type: expected {}, found {}",
+        describe(expected),
+        describe(&actual)
+    )
+}
+
+fn trap(t: Trap) -> anyhow::Error {
+    anyhow::Error::new(t)
+}
+
+pub(crate) fn instantiate(
+    store: &mut StoreOpaque,
+    module: &Module,
+    imports: &[Extern],
+) -> Result<Instance> {
+    if !crate::Engine::same(&store.engine, module.engine()) {
+        bail!("cross-`Engine` instantiation is not currently supported");
+    }
+    let info = module.info();
+    if imports.len() != info.imports.len() {
+        bail!(
+            "expected {} imports, found {}",
+            info.imports.len(),
+            imports.len()
+        );
+    }
+    for (ext, imp) in imports.iter().zip(info.imports.iter()) {
+        check_import(store, ext, &module.entity_type(imp.index)).map_err(|e| {
+            anyhow!(
+                "incompatible import type for `{}::{}`: {}",
+                imp.module,
+                imp.name,
+                e.to_string()
+                    .trim_start_matches("incompatible import type: ")
+            )
+        })?;
+    }
+
+    let runtime = Arc::clone(&module.inner.runtime);
+    let index = store.instances.len();
+    let ctx = &mut store.vm_store_context as *mut _;
+    let epoch = store.engine.inner.epoch.as_ptr() as *const u64;
+    let inst = VmInstance::new(
+        runtime.clone(),
+        ctx,
+        libcalls::builtins_array(),
+        epoch,
+        index,
+    );
+    store.instances.push(inst);
+    let m = &runtime.module;
+
+    // Imports.
+    for (ext, imp) in imports.iter().zip(m.imports.iter()) {
+        match (ext, imp.index) {
+            (Extern::Func(f), EntityIndex::Function(i)) => {
+                let src = f.func_ref(store);
+                let dst = store.instances[index].imported_func_ref(i);
+                // SAFETY: `src` is a live funcref of this store; `dst` is this instance's
+                // import slot. They never overlap.
+                unsafe { core::ptr::copy_nonoverlapping(src, dst, 1) };
+            }
+            (Extern::Table(t), EntityIndex::Table(i)) => {
+                let ti = t.0.check(store);
+                let vt: *mut VmTable = &mut *store.tables[ti];
+                // SAFETY: boxed table owned by the store.
+                let def = unsafe { (*vt).vmdef() };
+                let inst = &mut store.instances[index];
+                inst.set_table(i, vt, def);
+                inst.table_ids.push(ti);
+            }
+            (Extern::Memory(mem), EntityIndex::Memory(i)) => {
+                let mi = mem.0.check(store);
+                let vm: *mut LinearMemory = &mut *store.memories[mi];
+                // SAFETY: boxed memory owned by the store.
+                let def = unsafe { (*vm).vmdef() };
+                let inst = &mut store.instances[index];
+                inst.set_memory(i, vm, def);
+                inst.memory_ids.push(mi);
+            }
+            (Extern::Global(g), EntityIndex::Global(i)) => {
+                let gi = g.0.check(store);
+                let def = store.globals[gi].def;
+                let inst = &mut store.instances[index];
+                inst.set_imported_global(i, def);
+                inst.global_ids[i as usize] = Some(gi);
+            }
+            _ => unreachable!("import kinds were checked above"),
+        }
+    }
+
+    // Function references of escaping defined functions.
+    {
+        let inst = &store.instances[index];
+        let code = &runtime.code;
+        for &f in &m.escaped_funcs {
+            let def = (f - m.num_imported_funcs) as usize;
+            let body = code.code().functions[def];
+            let tramp = code.code().array_to_wasm_trampolines[def].ok_or_else(|| {
+                anyhow!("internal error: no trampoline for escaping function {f}")
+            })?;
+            let slot = inst.func_ref(f).expect("escaping");
+            let fr = VMFuncRef {
+                wasm_call: code.addr(body.start) as *mut _,
+                array_call: code.addr(tramp.start) as *mut _,
+                vmctx: inst.vmctx().cast(),
+                type_index: runtime.type_ids[m.functions[f as usize] as usize],
+                _pad: 0,
+            };
+            // SAFETY: `slot` is this instance's escape slot for `f`.
+            unsafe { slot.write(fr) };
+        }
+    }
+
+    // Defined globals, in order (an initialiser may read earlier globals).
+    for (i, init) in m.global_inits.iter().enumerate() {
+        let g = m.num_imported_globals + i as u32;
+        let inst = &store.instances[index];
+        let v = inst.eval_const(init);
+        // SAFETY: the defined global's inline storage in this instance's vmctx.
+        unsafe { (*inst.global_ptr(g)).set_raw(v) };
+    }
+
+    // Defined tables.
+    let tunables = store.engine.config().tunables.clone();
+    for (i, ty) in m
+        .tables
+        .iter()
+        .enumerate()
+        .skip(m.num_imported_tables as usize)
+    {
+        let init = match &m.table_inits[i - m.num_imported_tables as usize] {
+            Some(e) => store.instances[index].eval_const(e).get_reference(),
+            None => 0,
+        };
+        let t = VmTable::new(*ty, init)?;
+        let handle = Table::push(store, t);
+        let vt: *mut VmTable = &mut *store.tables[handle.0.index];
+        // SAFETY: boxed table owned by the store.
+        let def = unsafe { (*vt).vmdef() };
+        let inst = &mut store.instances[index];
+        inst.set_table(i as u32, vt, def);
+        inst.table_ids.push(handle.0.index);
+    }
+
+    // Defined memories.
+    for (i, ty) in m
+        .memories
+        .iter()
+        .enumerate()
+        .skip(m.num_imported_memories as usize)
+    {
+        let mem = LinearMemory::new(*ty, &tunables)?;
+        let handle = Memory::push(store, mem);
+        let vm: *mut LinearMemory = &mut *store.memories[handle.0.index];
+        // SAFETY: boxed memory owned by the store.
+        let def = unsafe { (*vm).vmdef() };
+        let inst = &mut store.instances[index];
+        inst.set_memory(i as u32, vm, def);
+        inst.memory_ids.push(handle.0.index);
+    }
+
+    // Element segments, then data segments, in order; a failing one traps after the earlier
+    // ones took effect.
+    for (i, seg) in m.elements.iter().enumerate() {
+        let inst = &mut store.instances[index];
+        match &seg.kind {
+            ElemKind::Active { table, offset } => {
+                let off = inst.eval_const(offset).get_i32() as u32 as u64;
+                let len = seg.items.len() as u64;
+                inst.table_init(*table, i as u32, off, 0, len)
+                    .map_err(trap)?;
+                inst.dropped_elems[i] = true;
+            }
+            ElemKind::Declared => inst.dropped_elems[i] = true,
+            ElemKind::Passive => {}
+        }
+    }
+    for (i, seg) in m.data.iter().enumerate() {
+        let inst = &mut store.instances[index];
+        if let DataKind::Active { memory, offset } = &seg.kind {
+            let off = inst.eval_const(offset).get_i32() as u32 as u64;
+            inst.memory_init(*memory, i as u32, off, 0, seg.data.len() as u64)
+                .map_err(trap)?;
+            inst.dropped_data[i] = true;
+        }
+    }
+
+    // The start function.
+    if let Some(start) = m.start {
+        let func_ref = store.instances[index]
+            .func_ref(start)
+            .expect("start escapes");
+        let mut raw = [ValRaw::default(); 1];
+        crate::func::invoke(store, func_ref, &mut raw)?;
+    }
+
+    Ok(Instance(store.stored(index)))
+}

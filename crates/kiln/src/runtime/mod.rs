@@ -1,0 +1,3 @@
+//! The runtime: `vm` holds everything that touches raw memory, signals or machine code.
+
+pub mod vm;

@@ -1,0 +1,306 @@
+//! A runtime instance: its vmctx allocation and the operations builtins perform on it.
+//!
+//! The vmctx is a 16-aligned, zeroed block laid out by `VMOffsets`. All reads and writes of it
+//! go through [`Instance::vmctx_plus_offset`], the single place that turns an offset into a
+//! pointer.
+
+use super::memory::LinearMemory;
+use super::table::Table;
+use super::vmcontext::{VMContextHeader, VMFuncRef, VMGlobalDefinition, VMStoreContext, ValRaw};
+use kiln_environ::{ConstExpr, ConstOp, ElemItems, ModuleInfo, Trap, VMOffsets};
+use std::alloc::Layout;
+use std::sync::Arc;
+
+/// What compiled code and builtins need of a module, shared by all its instances.
+#[derive(Debug)]
+pub struct ModuleRuntimeInfo {
+    /// The module description.
+    pub module: ModuleInfo,
+    /// vmctx layout.
+    pub offsets: VMOffsets,
+    /// Engine-wide type id of each module type.
+    pub type_ids: Box<[u32]>,
+    /// The published code.
+    pub code: Arc<super::code_memory::CodeMemory>,
+}
+
+/// A runtime instance. Owned (boxed) by its store; its vmctx lives as long as it does.
+#[derive(Debug)]
+pub struct Instance {
+    /// The module.
+    pub info: Arc<ModuleRuntimeInfo>,
+    vmctx: *mut u8,
+    layout: Layout,
+    /// Every memory of the instance (imported first), owned by the store.
+    pub memories: Vec<*mut LinearMemory>,
+    /// Every table of the instance (imported first), owned by the store.
+    pub tables: Vec<*mut Table>,
+    /// Store indices of the memories, tables and globals, for exports.
+    pub memory_ids: Vec<usize>,
+    /// See `memory_ids`.
+    pub table_ids: Vec<usize>,
+    /// See `memory_ids`; `None` for a defined global not yet exported.
+    pub global_ids: Vec<Option<usize>>,
+    /// Whether each element segment has been dropped.
+    pub dropped_elems: Vec<bool>,
+    /// Whether each data segment has been dropped.
+    pub dropped_data: Vec<bool>,
+    /// This instance's index in its store.
+    pub store_index: usize,
+}
+
+// SAFETY: raw pointers refer to allocations owned by the same store, which moves between
+// threads as a whole.
+unsafe impl Send for Instance {}
+
+impl Instance {
+    /// Allocates a zeroed vmctx and fills its header. Everything else is filled by
+    /// instantiation.
+    pub fn new(
+        info: Arc<ModuleRuntimeInfo>,
+        store_ctx: *mut VMStoreContext,
+        builtins: *const usize,
+        epoch_counter: *const u64,
+        store_index: usize,
+    ) -> Box<Instance> {
+        let size = info.offsets.size().max(16) as usize;
+        let layout = Layout::from_size_align(size, 16).expect("vmctx layout");
+        // SAFETY: layout has non-zero size.
+        let vmctx = unsafe { std::alloc::alloc_zeroed(layout) };
+        if vmctx.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        let m = &info.module;
+        let mut inst = Box::new(Instance {
+            vmctx,
+            layout,
+            memories: Vec::with_capacity(m.memories.len()),
+            tables: Vec::with_capacity(m.tables.len()),
+            memory_ids: Vec::with_capacity(m.memories.len()),
+            table_ids: Vec::with_capacity(m.tables.len()),
+            global_ids: vec![None; m.globals.len()],
+            dropped_elems: vec![false; m.elements.len()],
+            dropped_data: vec![false; m.data.len()],
+            store_index,
+            info,
+        });
+        let me: *mut Instance = &mut *inst;
+        // SAFETY: the header lies at offset 0 of a zeroed allocation at least as large.
+        let header = unsafe { &mut *inst.vmctx.cast::<VMContextHeader>() };
+        header.magic = kiln_environ::vmoffsets::VMCTX_MAGIC;
+        header.store_context = store_ctx.cast();
+        header.builtins = builtins as *mut _;
+        header.type_ids = inst.info.type_ids.as_ptr() as *mut _;
+        header.epoch_counter = epoch_counter as *mut _;
+        header.instance = me.cast();
+        inst
+    }
+
+    /// The vmctx pointer handed to compiled code.
+    pub fn vmctx(&self) -> *mut u8 {
+        self.vmctx
+    }
+
+    /// The instance owning `vmctx`.
+    ///
+    /// # Safety
+    ///
+    /// `vmctx` must be the vmctx of a live instance, and no other reference to that instance
+    /// may be used while the result is.
+    pub unsafe fn from_vmctx<'a>(vmctx: *mut u8) -> &'a mut Instance {
+        // SAFETY: a live vmctx's header holds the back pointer to its boxed instance.
+        unsafe {
+            &mut *(*vmctx.cast::<VMContextHeader>())
+                .instance
+                .cast::<Instance>()
+        }
+    }
+
+    /// A typed pointer into the vmctx.
+    ///
+    /// # Safety
+    ///
+    /// `offset` must come from this module's `VMOffsets` for a field of type `T`.
+    unsafe fn vmctx_plus_offset<T>(&self, offset: u32) -> *mut T {
+        debug_assert!(offset < self.info.offsets.size());
+        // SAFETY: in bounds of the vmctx allocation per the caller's obligation.
+        unsafe { self.vmctx.add(offset as usize).cast() }
+    }
+
+    /// The `VMFuncRef` record of imported function `index`.
+    pub fn imported_func_ref(&self, index: u32) -> *mut VMFuncRef {
+        // SAFETY: the offset is the import's VMFuncRef slot.
+        unsafe { self.vmctx_plus_offset(self.info.offsets.vmctx_imported_function(index)) }
+    }
+
+    /// The `VMFuncRef` of function `index` (import record or escape slot), if it escapes.
+    pub fn func_ref(&self, index: u32) -> Option<*mut VMFuncRef> {
+        let m = &self.info.module;
+        if m.is_imported_func(index) {
+            return Some(self.imported_func_ref(index));
+        }
+        let slot = *m.escape_slot.get(&index)?;
+        // SAFETY: the offset is an escape slot's VMFuncRef.
+        Some(unsafe { self.vmctx_plus_offset(self.info.offsets.vmctx_func_ref(slot)) })
+    }
+
+    /// Sets the table pointer slot of table `index`.
+    pub fn set_table(
+        &mut self,
+        index: u32,
+        table: *mut Table,
+        def: *mut super::vmcontext::VMTableDefinition,
+    ) {
+        // SAFETY: the offset is table `index`'s pointer slot.
+        unsafe { *self.vmctx_plus_offset(self.info.offsets.vmctx_table(index)) = def };
+        self.tables.push(table);
+    }
+
+    /// Sets the memory pointer slot of memory `index`.
+    pub fn set_memory(
+        &mut self,
+        index: u32,
+        mem: *mut LinearMemory,
+        def: *mut super::vmcontext::VMMemoryDefinition,
+    ) {
+        // SAFETY: the offset is memory `index`'s pointer slot.
+        unsafe { *self.vmctx_plus_offset(self.info.offsets.vmctx_memory(index)) = def };
+        self.memories.push(mem);
+    }
+
+    /// Sets the pointer slot of imported global `index`.
+    pub fn set_imported_global(&mut self, index: u32, def: *mut VMGlobalDefinition) {
+        // SAFETY: the offset is imported global `index`'s pointer slot.
+        unsafe { *self.vmctx_plus_offset(self.info.offsets.vmctx_imported_global(index)) = def };
+    }
+
+    /// The definition of global `index` (imported: where the import points).
+    pub fn global_ptr(&self, index: u32) -> *mut VMGlobalDefinition {
+        let m = &self.info.module;
+        let o = &self.info.offsets;
+        if m.is_imported_global(index) {
+            // SAFETY: the offset is the import's pointer slot, filled at instantiation.
+            unsafe {
+                *self.vmctx_plus_offset::<*mut VMGlobalDefinition>(o.vmctx_imported_global(index))
+            }
+        } else {
+            // SAFETY: the offset is the defined global's inline storage.
+            unsafe {
+                self.vmctx_plus_offset(o.vmctx_defined_global(index - m.num_imported_globals))
+            }
+        }
+    }
+
+    /// Evaluates a constant expression.
+    pub fn eval_const(&self, expr: &ConstExpr) -> ValRaw {
+        let mut stack: Vec<ValRaw> = Vec::with_capacity(2);
+        for op in expr.ops.iter() {
+            let v = match *op {
+                ConstOp::I32Const(v) => ValRaw::i32(v),
+                ConstOp::I64Const(v) => ValRaw::i64(v),
+                ConstOp::F32Const(v) => ValRaw::f32(v),
+                ConstOp::F64Const(v) => ValRaw::f64(v),
+                ConstOp::V128Const(v) => ValRaw::u128(v),
+                ConstOp::RefNull(_) => ValRaw::reference(0),
+                ConstOp::RefFunc(f) => {
+                    ValRaw::reference(self.func_ref(f).map_or(0, |p| p as usize))
+                }
+                // SAFETY: validation guarantees the global exists; its definition is live.
+                ConstOp::GlobalGet(g) => unsafe { (*self.global_ptr(g)).get_raw() },
+                ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
+                    let b = stack.pop().unwrap_or_default().get_i32();
+                    let a = stack.pop().unwrap_or_default().get_i32();
+                    ValRaw::i32(match *op {
+                        ConstOp::I32Add => a.wrapping_add(b),
+                        ConstOp::I32Sub => a.wrapping_sub(b),
+                        _ => a.wrapping_mul(b),
+                    })
+                }
+                ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
+                    let b = stack.pop().unwrap_or_default().get_i64();
+                    let a = stack.pop().unwrap_or_default().get_i64();
+                    ValRaw::i64(match *op {
+                        ConstOp::I64Add => a.wrapping_add(b),
+                        ConstOp::I64Sub => a.wrapping_sub(b),
+                        _ => a.wrapping_mul(b),
+                    })
+                }
+            };
+            stack.push(v);
+        }
+        stack.pop().unwrap_or_default()
+    }
+
+    /// The reference values of element segment `index` (empty once dropped).
+    pub fn elem_values(&self, index: u32) -> Vec<usize> {
+        if self.dropped_elems[index as usize] {
+            return Vec::new();
+        }
+        match &self.info.module.elements[index as usize].items {
+            ElemItems::Functions(fs) => fs
+                .iter()
+                .map(|&f| self.func_ref(f).map_or(0, |p| p as usize))
+                .collect(),
+            ElemItems::Exprs(es) => es
+                .iter()
+                .map(|e| self.eval_const(e).get_reference())
+                .collect(),
+        }
+    }
+
+    /// `table.init`: copies `len` items of element segment `elem` from `src` into `table` at
+    /// `dst`.
+    pub fn table_init(
+        &mut self,
+        table: u32,
+        elem: u32,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), Trap> {
+        let values = self.elem_values(elem);
+        // SAFETY: table pointers are live boxes owned by the store.
+        let table = unsafe { &mut *self.tables[table as usize] };
+        let src_end = src.checked_add(len).ok_or(Trap::TableOutOfBounds)?;
+        let dst_end = dst.checked_add(len).ok_or(Trap::TableOutOfBounds)?;
+        if src_end > values.len() as u64 || dst_end > table.size() {
+            return Err(Trap::TableOutOfBounds);
+        }
+        table.elements_mut()[dst as usize..dst_end as usize]
+            .copy_from_slice(&values[src as usize..src_end as usize]);
+        Ok(())
+    }
+
+    /// `memory.init`.
+    pub fn memory_init(
+        &mut self,
+        memory: u32,
+        data: u32,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), Trap> {
+        let bytes: &[u8] = if self.dropped_data[data as usize] {
+            &[]
+        } else {
+            &self.info.module.data[data as usize].data
+        };
+        // SAFETY: memory pointers are live boxes owned by the store.
+        let mem = unsafe { &mut *self.memories[memory as usize] };
+        let src_end = src.checked_add(len).ok_or(Trap::MemoryOutOfBounds)?;
+        let dst_end = dst.checked_add(len).ok_or(Trap::MemoryOutOfBounds)?;
+        if src_end > bytes.len() as u64 || dst_end > mem.byte_size() as u64 {
+            return Err(Trap::MemoryOutOfBounds);
+        }
+        mem.data_mut()[dst as usize..dst_end as usize]
+            .copy_from_slice(&bytes[src as usize..src_end as usize]);
+        Ok(())
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout and not freed elsewhere.
+        unsafe { std::alloc::dealloc(self.vmctx, self.layout) };
+    }
+}

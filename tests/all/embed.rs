@@ -1,0 +1,186 @@
+//! Embedding: host functions, shared memory, typed and dynamic calls, globals and tables.
+
+use kiln::{Caller, Config, Engine, Extern, Func, Linker, Memory, MemoryType, Module, Store, Val};
+
+fn engines() -> Vec<Engine> {
+    let mut explicit = Config::new();
+    explicit
+        .memory_reservation(0)
+        .memory_guard_size(0)
+        .signals_based_traps(false);
+    vec![Engine::default(), Engine::new(&explicit).unwrap()]
+}
+
+#[test]
+fn host_function_memory_and_typed_call() -> anyhow::Result<()> {
+    for engine in engines() {
+        let module = Module::new(
+            &engine,
+            r#"
+            (module
+              (import "host" "log" (func $log (param i32 i32)))
+              (import "host" "mem" (memory 1))
+              (func (export "greet") (result i32)
+                (call $log (i32.const 16) (i32.const 5))
+                (i32.load8_u (i32.const 0))))
+            "#,
+        )?;
+        let mut store = Store::new(&engine, Vec::<String>::new());
+        let memory = Memory::new(
+            &mut store,
+            MemoryType {
+                minimum: 1,
+                maximum: None,
+                memory64: false,
+                shared: false,
+            },
+        )?;
+        memory.write(&mut store, 16, b"hello")?;
+        memory.write(&mut store, 0, &[42])?;
+        let mut linker = Linker::new(&engine);
+        linker.func_wrap(
+            "host",
+            "log",
+            |mut caller: Caller<'_, Vec<String>>, ptr: i32, len: i32| {
+                let mem = match caller.get_export("mem") {
+                    Some(Extern::Memory(m)) => m,
+                    _ => return Err(anyhow::anyhow!("no memory export")),
+                };
+                let _ = mem;
+                let _ = (ptr, len);
+                caller.data_mut().push("called".to_string());
+                Ok(())
+            },
+        )?;
+        linker.define(&store, "host", "mem", memory)?;
+        let instance = linker.instantiate(&mut store, &module)?;
+        let greet = instance.get_typed_func::<(), i32>(&mut store, "greet")?;
+        // The module does not export its memory, so `get_export` fails inside the host
+        // function: that error must come back as the call's error.
+        let err = greet.call(&mut store, ()).unwrap_err();
+        assert!(format!("{err:?}").contains("no memory export"), "{err:?}");
+        assert!(store.data().is_empty());
+    }
+    Ok(())
+}
+
+#[test]
+fn caller_reaches_exported_memory() -> anyhow::Result<()> {
+    for engine in engines() {
+        let module = Module::new(
+            &engine,
+            r#"
+            (module
+              (import "host" "sum" (func $sum (param i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (data (i32.const 8) "\01\02\03\04")
+              (func (export "run") (result i32)
+                (call $sum (i32.const 8) (i32.const 4))))
+            "#,
+        )?;
+        let mut store = Store::new(&engine, 0u32);
+        let mut linker = Linker::new(&engine);
+        linker.func_wrap(
+            "host",
+            "sum",
+            |mut caller: Caller<'_, u32>, ptr: i32, len: i32| -> anyhow::Result<i32> {
+                let mem = caller
+                    .get_export("memory")
+                    .and_then(Extern::into_memory)
+                    .ok_or_else(|| anyhow::anyhow!("no memory"))?;
+                let bytes = &mem.data(&caller)[ptr as usize..][..len as usize];
+                let s: i32 = bytes.iter().map(|b| i32::from(*b)).sum();
+                *caller.data_mut() += 1;
+                Ok(s)
+            },
+        )?;
+        let instance = linker.instantiate(&mut store, &module)?;
+        let run = instance.get_typed_func::<(), i32>(&mut store, "run")?;
+        assert_eq!(run.call(&mut store, ())?, 10);
+        assert_eq!(*store.data(), 1);
+        let memory = instance.get_memory(&mut store, "memory").unwrap();
+        assert_eq!(&memory.data(&store)[8..12], &[1, 2, 3, 4]);
+    }
+    Ok(())
+}
+
+#[test]
+fn dynamic_calls_globals_and_multi_value() -> anyhow::Result<()> {
+    for engine in engines() {
+        let module = Module::new(
+            &engine,
+            r#"
+            (module
+              (global $g (export "g") (mut i64) (i64.const 7))
+              (func (export "swap") (param i32 f64) (result f64 i32)
+                local.get 1 local.get 0)
+              (func (export "bump") (result i64)
+                (global.set $g (i64.add (global.get $g) (i64.const 1)))
+                global.get $g))
+            "#,
+        )?;
+        let mut store = Store::new(&engine, ());
+        let instance = kiln::Instance::new(&mut store, &module, &[])?;
+        let swap = instance.get_func(&mut store, "swap").unwrap();
+        let mut results = [Val::I32(0), Val::I32(0)];
+        swap.call(&mut store, &[Val::I32(3), Val::from(2.5f64)], &mut results)?;
+        assert_eq!(results[0].f64(), Some(2.5));
+        assert_eq!(results[1].i32(), Some(3));
+        // A wrong argument type is an error, not a crash.
+        assert!(
+            swap.call(&mut store, &[Val::I64(3), Val::from(2.5f64)], &mut results)
+                .is_err()
+        );
+        let bump = instance.get_typed_func::<(), i64>(&mut store, "bump")?;
+        assert_eq!(bump.call(&mut store, ())?, 8);
+        let g = instance.get_global(&mut store, "g").unwrap();
+        assert_eq!(g.get(&mut store).i64(), Some(8));
+        g.set(&mut store, Val::I64(100))?;
+        assert_eq!(bump.call(&mut store, ())?, 101);
+    }
+    Ok(())
+}
+
+#[test]
+fn host_func_called_from_host_and_through_table() -> anyhow::Result<()> {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let double = Func::wrap(&mut store, |x: i32| x * 2);
+    assert_eq!(double.typed::<i32, i32>(&store)?.call(&mut store, 21)?, 42);
+    let module = Module::new(
+        &engine,
+        r#"
+        (module
+          (import "" "f" (func $f (param i32) (result i32)))
+          (table 1 funcref)
+          (elem (i32.const 0) $f)
+          (type $t (func (param i32) (result i32)))
+          (func (export "call") (param i32) (result i32)
+            (call_indirect (type $t) (local.get 0) (i32.const 0))))
+        "#,
+    )?;
+    let instance = kiln::Instance::new(&mut store, &module, &[double.into()])?;
+    let call = instance.get_typed_func::<i32, i32>(&mut store, "call")?;
+    assert_eq!(call.call(&mut store, 5)?, 10);
+    Ok(())
+}
+
+#[test]
+fn unknown_import_names_module_and_field() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, r#"(module (import "env" "missing" (func)))"#).unwrap();
+    let mut store = Store::new(&engine, ());
+    let linker = Linker::<()>::new(&engine);
+    let err = linker.instantiate(&mut store, &module).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown import: `env::missing` has not been defined"
+    );
+}
+
+#[test]
+fn invalid_module_error_names_offset() {
+    let engine = Engine::default();
+    let err = Module::new(&engine, b"\0asm\x01\0\0\0\x01\x04\x01\x60\x00").unwrap_err();
+    assert!(err.to_string().contains("at offset 0x"), "{err}");
+}

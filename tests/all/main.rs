@@ -1,0 +1,4 @@
+//! Integration tests of the embedding API: one test binary with a module per area.
+
+mod embed;
+mod traps;
