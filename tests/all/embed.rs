@@ -12,7 +12,7 @@ fn engines() -> Vec<Engine> {
 }
 
 #[test]
-fn host_function_memory_and_typed_call() -> anyhow::Result<()> {
+fn host_memory_shared_with_wasm() -> anyhow::Result<()> {
     for engine in engines() {
         let module = Module::new(
             &engine,
@@ -21,6 +21,12 @@ fn host_function_memory_and_typed_call() -> anyhow::Result<()> {
               (import "host" "log" (func $log (param i32 i32)))
               (import "host" "mem" (memory 1))
               (func (export "greet") (result i32)
+                ;; write "hello" at 16, ask the host to log it, return the byte at 0
+                (i32.store8 (i32.const 16) (i32.const 104))
+                (i32.store8 (i32.const 17) (i32.const 101))
+                (i32.store8 (i32.const 18) (i32.const 108))
+                (i32.store8 (i32.const 19) (i32.const 108))
+                (i32.store8 (i32.const 20) (i32.const 111))
                 (call $log (i32.const 16) (i32.const 5))
                 (i32.load8_u (i32.const 0))))
             "#,
@@ -35,31 +41,28 @@ fn host_function_memory_and_typed_call() -> anyhow::Result<()> {
                 shared: false,
             },
         )?;
-        memory.write(&mut store, 16, b"hello")?;
         memory.write(&mut store, 0, &[42])?;
         let mut linker = Linker::new(&engine);
         linker.func_wrap(
             "host",
             "log",
-            |mut caller: Caller<'_, Vec<String>>, ptr: i32, len: i32| {
-                let mem = match caller.get_export("mem") {
-                    Some(Extern::Memory(m)) => m,
-                    _ => return Err(anyhow::anyhow!("no memory export")),
-                };
-                let _ = mem;
-                let _ = (ptr, len);
-                caller.data_mut().push("called".to_string());
+            move |mut caller: Caller<'_, Vec<String>>, ptr: i32, len: i32| {
+                let bytes = memory.data(&caller)[ptr as usize..][..len as usize].to_vec();
+                caller.data_mut().push(String::from_utf8(bytes)?);
                 Ok(())
             },
         )?;
         linker.define(&store, "host", "mem", memory)?;
         let instance = linker.instantiate(&mut store, &module)?;
         let greet = instance.get_typed_func::<(), i32>(&mut store, "greet")?;
-        // The module does not export its memory, so `get_export` fails inside the host
-        // function: that error must come back as the call's error.
-        let err = greet.call(&mut store, ()).unwrap_err();
-        assert!(format!("{err:?}").contains("no memory export"), "{err:?}");
-        assert!(store.data().is_empty());
+        assert_eq!(greet.call(&mut store, ())?, 42);
+        assert_eq!(store.data(), &["hello".to_string()]);
+        let mut buf = [0u8; 5];
+        memory.read(&store, 16, &mut buf)?;
+        assert_eq!(&buf, b"hello");
+        // Growing from the host is visible to wasm and vice versa.
+        assert_eq!(memory.grow(&mut store, 1)?, 1);
+        assert_eq!(memory.size(&store), 2);
     }
     Ok(())
 }
