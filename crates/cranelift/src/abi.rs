@@ -105,6 +105,12 @@ pub(crate) fn readonly() -> MemFlagsData {
     MemFlagsData::trusted().with_readonly().with_can_move()
 }
 
+/// Flags for a load of an immutable field reached through a pointer that was checked first
+/// (e.g. a `VMFuncRef` after its null check): read-only, but not movable above the check.
+pub(crate) fn readonly_guarded() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly()
+}
+
 /// Flags for an access to VM state that is always mapped but may change.
 pub(crate) fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()

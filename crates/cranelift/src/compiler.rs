@@ -261,3 +261,32 @@ impl Compiler for CraneliftCompiler {
         s
     }
 }
+
+#[cfg(test)]
+impl CraneliftCompiler {
+    /// The CLIF of every defined function, before code generation (for tests).
+    pub(crate) fn clif(
+        &self,
+        translation: &ModuleTranslation<'_>,
+        tunables: &Tunables,
+    ) -> Result<Vec<String>, CompileError> {
+        let module = &translation.module;
+        let offsets = VMOffsets::new(module);
+        let mut out = Vec::new();
+        for input in &translation.function_bodies {
+            let index = translate::body_func_index(input);
+            let mut fctx = FunctionBuilderContext::new();
+            let t = translate::translate_function(
+                self.isa(),
+                module,
+                &offsets,
+                tunables,
+                input,
+                &mut fctx,
+            )
+            .map_err(|e| compile_error(module, index, e))?;
+            out.push(t.func.display().to_string());
+        }
+        Ok(out)
+    }
+}

@@ -33,3 +33,6 @@ mod translate;
 mod traps;
 
 pub use compiler::CraneliftCompiler;
+
+#[cfg(test)]
+mod tests;

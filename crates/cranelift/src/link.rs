@@ -185,3 +185,56 @@ fn describe_missing(namespace: u32, index: u32) -> String {
         _ => format!("relocation against unknown name {namespace}:{index}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call_to(namespace: u32, index: u32) -> CompiledFunction {
+        // call rel32; ret
+        CompiledFunction {
+            code: vec![0xe8, 0, 0, 0, 0, 0xc3],
+            relocs: vec![FuncReloc {
+                offset: 1,
+                kind: Reloc::X86CallPCRel4,
+                target: Symbol::Named { namespace, index },
+                addend: -4,
+            }],
+            traps: vec![(5, Trap::StackOverflow)],
+            srclocs: vec![(0, 7)],
+        }
+    }
+
+    #[test]
+    fn resolves_calls_in_place() {
+        let mut linker = Linker::default();
+        let a = linker.push(&call_to(0, 1), Some((0, 0))).unwrap();
+        let b = linker.push(&call_to(0, 0), Some((0, 1))).unwrap();
+        assert_eq!((a.start, b.start), (0, 16));
+        let linked = linker.finish().unwrap();
+        let disp = |at: usize| i32::from_le_bytes(linked.text[at..at + 4].try_into().unwrap());
+        // From the end of the call instruction (offset 5) to function b at 16.
+        assert_eq!(disp(1), 16 - 5);
+        assert_eq!(disp(17), -21);
+        assert_eq!(
+            linked.traps,
+            vec![(5, Trap::StackOverflow), (21, Trap::StackOverflow)]
+        );
+        assert_eq!(linked.address_map, vec![(0, 7), (16, 7)]);
+    }
+
+    #[test]
+    fn rejects_missing_symbols_and_absolute_relocations() {
+        let mut linker = Linker::default();
+        linker.push(&call_to(1, 3), None).unwrap();
+        let err = linker.finish().err().unwrap();
+        assert!(err.contains("builtin 3"), "{err}");
+
+        let mut abs = call_to(0, 0);
+        abs.relocs[0].kind = Reloc::Abs8;
+        let mut linker = Linker::default();
+        linker.push(&abs, Some((0, 0))).unwrap();
+        let err = linker.finish().err().unwrap();
+        assert!(err.contains("unsupported relocation"), "{err}");
+    }
+}

@@ -295,15 +295,25 @@ impl<'m> FuncEnv<'m> {
             .load(types::I32, abi::readonly(), type_ids, byte_offset);
         let actual = b.ins().load(
             types::I32,
-            abi::readonly(),
+            abi::readonly_guarded(),
             func_ref,
             offset_imm(record::VMFuncRef::type_index),
         );
         let mismatch = b.ins().icmp(IntCC::NotEqual, expected, actual);
         self.trapnz(b, mismatch, Trap::BadSignature);
 
-        let code = self.load_readonly(b, func_ref, record::VMFuncRef::wasm_call);
-        let callee_vmctx = self.load_readonly(b, func_ref, record::VMFuncRef::vmctx);
+        let code = b.ins().load(
+            POINTER,
+            abi::readonly_guarded(),
+            func_ref,
+            offset_imm(record::VMFuncRef::wasm_call),
+        );
+        let callee_vmctx = b.ins().load(
+            POINTER,
+            abi::readonly_guarded(),
+            func_ref,
+            offset_imm(record::VMFuncRef::vmctx),
+        );
         let mut all = Vec::with_capacity(args.len() + 2);
         all.extend([callee_vmctx, self.vmctx]);
         all.extend_from_slice(args);
