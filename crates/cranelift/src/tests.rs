@@ -313,3 +313,17 @@ fn dump_clif_for_review() {
         }
     }
 }
+
+#[test]
+fn offsets_beyond_any_memory_trap_unconditionally() {
+    let wat = r#"(module (memory 1)
+        (func (param i32) (result i32)
+            local.get 0 i32.load offset=0xfffffffd
+            local.get 0 i32.add
+            local.get 0 i64.load offset=0xffffffff i32.wrap_i64 i32.add))"#;
+    for t in [Tunables::default(), explicit()] {
+        let text = clif(wat, &t).join("\n");
+        assert!(!text.contains("icmp ugt"), "{text}");
+        compile_with(wat, &t).unwrap();
+    }
+}

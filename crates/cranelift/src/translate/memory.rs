@@ -11,7 +11,9 @@
 //!   becomes `MemoryOutOfBounds` through the trap table;
 //! - otherwise traps with `MemoryOutOfBounds` unless `index + offset + size <= current_length`,
 //!   computed in 64 bits (for a 32-bit memory this cannot overflow: `index < 2^32`,
-//!   `offset < 2^32`; for a 64-bit memory the addition's carry also traps).
+//!   `offset < 2^32`; for a 64-bit memory the addition's carry also traps). When
+//!   `offset + size` alone exceeds the largest possible memory the access is an unconditional
+//!   trap.
 //!
 //! The address is then `base + index + offset`.
 
@@ -105,8 +107,14 @@ impl FuncTranslator<'_, '_> {
             .can_elide_bounds_check(ty.memory64, offset, size)
         {
             let len = self.memory_len(def);
+            // The largest possible memory: 2^32 bytes for a 32-bit memory.
+            let max_len = if ty.memory64 {
+                i64::MAX as u64
+            } else {
+                1 << 32
+            };
             match offset.checked_add(size) {
-                Some(end) if !ty.memory64 || i64::try_from(end).is_ok() => {
+                Some(end) if end <= max_len => {
                     let end_const = self.builder.ins().iconst(types::I64, end as i64);
                     let oob = if ty.memory64 {
                         let (sum, carry) = self.builder.ins().uadd_overflow(index, end_const);
@@ -126,8 +134,9 @@ impl FuncTranslator<'_, '_> {
                         .trapnz(&mut self.builder, oob, Trap::MemoryOutOfBounds);
                 }
                 _ => {
-                    // offset + size exceeds any possible memory: always out of bounds. Trap,
-                    // then keep translating in a block nothing reaches.
+                    // offset + size exceeds any possible memory (e.g. `offset=0xffffffff` on
+                    // a 32-bit memory): always out of bounds. Trap, then keep translating in a
+                    // block nothing reaches.
                     self.env.trap(&mut self.builder, Trap::MemoryOutOfBounds);
                     let dead = self.builder.create_block();
                     self.builder.switch_to_block(dead);
