@@ -6,8 +6,8 @@
 //!                                        │ value stack (SSA values)
 //!                                        │ control stack (control.rs)
 //!                                        └─► env.rs (vmctx, calls, tables, globals,
-//!                                             builtins, trap emission), memory.rs,
-//!                                             numeric.rs
+//!                                             builtins), trap.rs (trap emission),
+//!                                             memory.rs, numeric.rs
 //! ```
 //!
 //! Every operator is validated before it is translated, so the translator may rely on the
@@ -19,6 +19,7 @@ mod control;
 mod env;
 mod memory;
 mod numeric;
+mod trap;
 
 use crate::abi::{self, POINTER};
 use control::{Frame, FrameKind};
