@@ -1,1 +1,67 @@
-fn main() {}
+//! The `kiln` command-line tool: `kiln run`, `kiln wast` and `kiln inspect`.
+//!
+//! Options follow Wasmtime's conventions: engine settings are `-O key=value`, options come
+//! before the module, and what follows the module belongs to the program. `kiln run` also
+//! accepts `--invoke NAME` right after the module (`kiln run m.wat --invoke add 2 3`).
+//!
+//! Errors print as `Error: ` followed by the error with its causes (for a trap: the trap
+//! message and the wasm backtrace), and the exit status is 1.
+
+#![forbid(unsafe_code)]
+
+mod inspect;
+mod opts;
+mod run;
+mod wast;
+
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Kiln: a secure, fast WebAssembly runtime.
+#[derive(Parser, Debug)]
+#[command(name = "kiln", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a WebAssembly module (`.wasm` or `.wat`).
+    Run(run::RunCommand),
+    /// Run `.wast` spec test scripts.
+    Wast(wast::WastCommand),
+    /// Print a module's imports, exports and sizes.
+    Inspect(inspect::InspectCommand),
+}
+
+/// Engine options common to the commands that compile and run code.
+#[derive(Args, Debug, Clone, Default)]
+struct EngineArgs {
+    /// Engine setting KEY=VALUE (repeatable, or comma-separated): opt-level=0|1|2|s,
+    /// memory-reservation=BYTES, memory-guard-size=BYTES, signals-based-traps=y|n.
+    #[arg(short = 'O', value_name = "KEY=VALUE[,...]")]
+    optimize: Vec<String>,
+}
+
+impl EngineArgs {
+    fn config(&self) -> anyhow::Result<kiln::Config> {
+        Ok(opts::EngineOptions::parse(&self.optimize)?.config())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(cmd) => cmd.execute(),
+        Command::Wast(cmd) => cmd.execute(),
+        Command::Inspect(cmd) => cmd.execute(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}

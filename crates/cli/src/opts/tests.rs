@@ -1,0 +1,104 @@
+//! Unit tests for `-O` parsing.
+
+use super::*;
+
+#[track_caller]
+fn check(args: &[&str], expected: EngineOptions) {
+    assert_eq!(EngineOptions::parse(args).unwrap(), expected);
+}
+
+#[track_caller]
+fn check_err(args: &[&str], needle: &str) {
+    let err = EngineOptions::parse(args).unwrap_err().to_string();
+    assert!(err.contains(needle), "`{err}` does not contain `{needle}`");
+}
+
+#[test]
+fn empty() {
+    check(&[], EngineOptions::default());
+}
+
+#[test]
+fn each_key() {
+    check(
+        &["opt-level=0"],
+        EngineOptions {
+            opt_level: Some(OptLevel::None),
+            ..Default::default()
+        },
+    );
+    check(
+        &["opt-level=s"],
+        EngineOptions {
+            opt_level: Some(OptLevel::SpeedAndSize),
+            ..Default::default()
+        },
+    );
+    check(
+        &["memory-reservation=4GiB"],
+        EngineOptions {
+            memory_reservation: Some(4 << 30),
+            ..Default::default()
+        },
+    );
+    check(
+        &["signals-based-traps=n"],
+        EngineOptions {
+            signals_based_traps: Some(false),
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn comma_separated_and_repeated() {
+    check(
+        &[
+            "memory-reservation=0,memory-guard-size=0",
+            "signals-based-traps=n",
+            "opt-level=2",
+        ],
+        EngineOptions {
+            opt_level: Some(OptLevel::Speed),
+            memory_reservation: Some(0),
+            memory_guard_size: Some(0),
+            signals_based_traps: Some(false),
+        },
+    );
+    // The last setting of a key wins.
+    check(
+        &["opt-level=0", "opt-level=s"],
+        EngineOptions {
+            opt_level: Some(OptLevel::SpeedAndSize),
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn errors() {
+    check_err(&["bogus=1"], "unknown option `-O bogus`");
+    check_err(&["bogus=1"], "memory-guard-size=BYTES");
+    check_err(&["opt-level"], "needs a value");
+    check_err(&["opt-level=3"], "invalid value `3` for `-O opt-level`");
+    check_err(&["signals-based-traps=maybe"], "expected y or n");
+    check_err(&["memory-reservation=lots"], "invalid value `lots`");
+}
+
+#[test]
+fn byte_sizes() {
+    assert_eq!(parse_bytes("0").unwrap(), 0);
+    assert_eq!(parse_bytes("65536").unwrap(), 65536);
+    assert_eq!(parse_bytes("0x10000").unwrap(), 65536);
+    assert_eq!(parse_bytes("64KiB").unwrap(), 65536);
+    assert_eq!(parse_bytes("64k").unwrap(), 65536);
+    assert_eq!(parse_bytes("32MiB").unwrap(), 32 << 20);
+    assert_eq!(parse_bytes("4GiB").unwrap(), 4 << 30);
+    assert_eq!(parse_bytes("4G").unwrap(), 4 << 30);
+    assert_eq!(parse_bytes("1_000").unwrap(), 1000);
+    assert!(parse_bytes("").is_err());
+    assert!(parse_bytes("GiB").is_err());
+    assert!(parse_bytes("4XB").is_err());
+    assert!(parse_bytes("99999999999TiB").is_err());
+    assert!(parse_bytes("0xzz").is_err());
+}
