@@ -403,10 +403,8 @@ pub fn translate_module(wasm: &[u8], features: WasmFeatures) -> WasmResult<Modul
         match payload {
             Payload::Version {
                 encoding, range, ..
-            } => {
-                if encoding != wasmparser::Encoding::Module {
-                    return Err(unsupported(range.start, "components"));
-                }
+            } if encoding != wasmparser::Encoding::Module => {
+                return Err(unsupported(range.start, "components"));
             }
             Payload::TypeSection(reader) => {
                 let offset = reader.range().start;

@@ -230,7 +230,8 @@ pub(crate) fn invoke(
     }
     match result {
         Ok(()) => Ok(()),
-        Err((reason, raw_bt)) => {
+        Err(unwound) => {
+            let (reason, raw_bt) = *unwound;
             let bt = WasmBacktrace::from_raw(&raw_bt);
             let err = match reason {
                 UnwindReason::Trap(trap) => anyhow::Error::new(trap),
@@ -431,7 +432,7 @@ impl WasmTy for Option<crate::ExternRef> {
         ValType::EXTERNREF
     }
     fn into_raw(self, store: &StoreOpaque) -> ValRaw {
-        ValRaw::reference(self.map_or(0, |e| e.to_raw(store)))
+        ValRaw::reference(self.map_or(0, |e| e.into_raw(store)))
     }
     fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
         crate::ExternRef::from_raw(store, raw.get_reference())

@@ -124,7 +124,7 @@ impl Module {
     pub fn validate(_engine: &Engine, wasm: &[u8]) -> Result<()> {
         let mut v = wasmparser::Validator::new_with_features(kiln_environ::wasm_features());
         v.validate_all(wasm)
-            .map_err(|e| kiln_environ::WasmError::from(e))?;
+            .map_err(kiln_environ::WasmError::from)?;
         Ok(())
     }
 

@@ -39,6 +39,10 @@ pub(crate) struct GlobalEntry {
 /// The type-independent part of a store. `vm_store_context` must stay the first field: host
 /// functions recover the store from the `VMStoreContext` pointer in a vmctx.
 #[repr(C)]
+#[expect(
+    clippy::vec_box,
+    reason = "instances, memories, tables and globals are boxed so the raw pointers vmctx holds to them stay valid when the vectors grow"
+)]
 pub(crate) struct StoreOpaque {
     pub(crate) vm_store_context: VMStoreContext,
     pub(crate) id: StoreId,

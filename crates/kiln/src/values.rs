@@ -92,7 +92,7 @@ impl Val {
             Val::FuncRef(f) => {
                 ValRaw::reference(f.as_ref().map_or(0, |f| f.func_ref(store) as usize))
             }
-            Val::ExternRef(e) => ValRaw::reference(e.as_ref().map_or(0, |e| e.to_raw(store))),
+            Val::ExternRef(e) => ValRaw::reference(e.map_or(0, |e| e.into_raw(store))),
         }
     }
 
@@ -178,7 +178,7 @@ impl ExternRef {
         &*store.externrefs[self.0.check(store)]
     }
 
-    pub(crate) fn to_raw(&self, store: &StoreOpaque) -> usize {
+    pub(crate) fn into_raw(self, store: &StoreOpaque) -> usize {
         self.0.check(store) + 1
     }
 

@@ -28,10 +28,7 @@ extern "C" fn memory_grow(vmctx: *mut c_void, memory: u32, delta: u64) -> u64 {
     let inst = instance(vmctx);
     // SAFETY: memory pointers are live boxes owned by the store.
     let mem = unsafe { &mut *inst.memories[memory as usize] };
-    match mem.grow(delta) {
-        Some(old) => old,
-        None => u64::MAX,
-    }
+    mem.grow(delta).unwrap_or(u64::MAX)
 }
 
 extern "C" fn memory_fill(vmctx: *mut c_void, memory: u32, dst: u64, val: u32, len: u64) {

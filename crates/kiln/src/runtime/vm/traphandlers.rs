@@ -104,7 +104,7 @@ fn current() -> *const CallThreadState {
 pub fn catch_traps(
     store_ctx: *mut VMStoreContext,
     f: impl FnOnce(*mut Landing) -> bool,
-) -> Result<(), (UnwindReason, RawBacktrace)> {
+) -> Result<(), Box<(UnwindReason, RawBacktrace)>> {
     super::sys::signals::lazy_per_thread_init();
     let state = CallThreadState {
         landing: UnsafeCell::new(Landing::default()),
@@ -123,7 +123,7 @@ pub fn catch_traps(
         .unwind
         .into_inner()
         .unwrap_or(UnwindReason::Trap(Trap::UnreachableCodeReached));
-    Err((reason, state.backtrace.into_inner()))
+    Err(Box::new((reason, state.backtrace.into_inner())))
 }
 
 /// Records the error of a host function called from wasm, to be raised by the `raise`

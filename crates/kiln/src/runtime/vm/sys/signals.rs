@@ -56,8 +56,8 @@ unsafe extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: 
     let i = SIGNALS.iter().position(|&s| s == sig).unwrap_or(0);
     // SAFETY: PREV[i] was initialised by `install` before this handler was registered.
     unsafe {
-        let prev = &*(&raw const PREV);
-        let prev = &*prev.0[i].as_ptr();
+        let prev = &raw const PREV;
+        let prev = &*(*prev).0[i].as_ptr();
         if prev.sa_flags & libc::SA_SIGINFO != 0 {
             let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
                 core::mem::transmute(prev.sa_sigaction);
