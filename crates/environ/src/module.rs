@@ -397,7 +397,11 @@ pub fn translate_module(wasm: &[u8], features: WasmFeatures) -> WasmResult<Modul
     let mut module = ModuleInfo::default();
     let mut function_bodies = Vec::new();
 
-    for payload in Parser::new(0).parse_all(wasm) {
+    // The binary reader's own feature set decides encodings (for example whether a memory
+    // index may be a multi-byte LEB); it must match the validator's, not default to "all".
+    let mut parser = Parser::new(0);
+    parser.set_features(features);
+    for payload in parser.parse_all(wasm) {
         let payload = payload?;
         let valid = validator.payload(&payload)?;
         match payload {
@@ -629,6 +633,34 @@ mod tests {
         let err = translate(b"\0asx\x01\0\0\0").err().unwrap();
         assert_eq!(err.offset, 0);
         assert!(err.message.contains("magic"), "{err}");
+    }
+
+    #[test]
+    fn reserved_memory_index_must_be_one_zero_byte() {
+        // `memory.grow` with its reserved byte encoded as a two-byte LEB zero: valid with
+        // multi-memory, malformed in Wasm 2.0 ("zero byte expected").
+        let wasm = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\x05\x03\x01\0\0\
+                     \x0a\x0a\x01\x08\0\x41\0\x40\x80\0\x1a\x0b";
+        let t = translate(wasm).unwrap();
+        let body = &t.function_bodies[0];
+        let mut reader = body.body.get_operators_reader().unwrap();
+        let err = loop {
+            match reader.read() {
+                Ok(_) => continue,
+                Err(e) => break e,
+            }
+        };
+        assert!(err.message().contains("zero byte expected"), "{err}");
+    }
+
+    #[test]
+    fn overlong_memory_limit_is_malformed() {
+        let wasm = b"\0asm\x01\0\0\0\x05\x08\x01\0\x82\x80\x80\x80\x80\0";
+        let err = translate(wasm).err().unwrap();
+        assert!(
+            err.message.contains("integer representation too long"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -122,9 +122,14 @@ impl Module {
 
     /// Checks that `bytes` is a valid module binary, without compiling it.
     pub fn validate(_engine: &Engine, wasm: &[u8]) -> Result<()> {
-        let mut v = wasmparser::Validator::new_with_features(kiln_environ::wasm_features());
-        v.validate_all(wasm)
-            .map_err(kiln_environ::WasmError::from)?;
+        let translation = kiln_environ::translate_module(wasm, kiln_environ::wasm_features())?;
+        let mut allocs = wasmparser::FuncValidatorAllocations::default();
+        for body in translation.function_bodies {
+            let mut v = body.validator.into_validator(allocs);
+            v.validate(&body.body)
+                .map_err(kiln_environ::WasmError::from)?;
+            allocs = v.into_allocations();
+        }
         Ok(())
     }
 
