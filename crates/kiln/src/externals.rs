@@ -2,7 +2,7 @@
 
 use crate::runtime::vm::memory::LinearMemory;
 use crate::runtime::vm::table::Table as VmTable;
-use crate::runtime::vm::vmcontext::VMGlobalDefinition;
+use crate::runtime::vm::vmcontext::{VMGlobalDefinition, VMGlobalRef};
 use crate::store::{GlobalEntry, StoreOpaque, Stored};
 use crate::{AsContext, AsContextMut, Func, StoreContext, StoreContextMut, Val, ValType};
 use anyhow::{Result, bail, ensure};
@@ -262,16 +262,12 @@ impl Global {
         val.check(ty.content, store)?;
         let mut def = Box::new(VMGlobalDefinition::default());
         def.set_raw(val.to_raw(store));
-        let ptr: *mut VMGlobalDefinition = &mut *def;
+        let global_ref = VMGlobalRef::from_box(&mut def);
         store.owned_globals.push(def);
-        Ok(Global::push(store, ptr, ty))
+        Ok(Global::push(store, global_ref, ty))
     }
 
-    pub(crate) fn push(
-        store: &mut StoreOpaque,
-        def: *mut VMGlobalDefinition,
-        ty: GlobalType,
-    ) -> Global {
+    pub(crate) fn push(store: &mut StoreOpaque, def: VMGlobalRef, ty: GlobalType) -> Global {
         store.globals.push(GlobalEntry { def, ty });
         Global(store.stored(store.globals.len() - 1))
     }
@@ -290,9 +286,7 @@ impl Global {
         let store = &mut store.as_context_mut().0.opaque;
         let e = self.entry(store);
         let ty = e.ty.content;
-        // SAFETY: global definitions are owned by the store (inline in a vmctx or boxed) and
-        // live as long as it.
-        let raw = unsafe { (*e.def).get_raw() };
+        let raw = e.def.get_raw();
         Val::from_raw(store, raw, ty)
     }
 
@@ -303,9 +297,7 @@ impl Global {
         ensure!(e.ty.mutable, "immutable global cannot be set");
         val.check(e.ty.content, store)?;
         let raw = val.to_raw(store);
-        let def = self.entry(store).def;
-        // SAFETY: as in `get`; no other reference to the definition is live.
-        unsafe { (*def).set_raw(raw) };
+        self.entry(store).def.set_raw(raw);
         Ok(())
     }
 }

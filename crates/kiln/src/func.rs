@@ -12,61 +12,42 @@
     reason = "WasmTy/WasmParams/WasmResults carry hidden raw conversions over the crate-private store"
 )]
 
-use crate::runtime::vm::entry;
-use crate::runtime::vm::instance::Instance as VmInstance;
-use crate::runtime::vm::traphandlers::{self, UnwindReason};
-use crate::runtime::vm::vmcontext::{ArrayCallFn, VMFuncRef, VMHostFuncContext, ValRaw};
+use crate::runtime::vm::call::{self, HostFunc};
+use crate::runtime::vm::traphandlers::UnwindReason;
+use crate::runtime::vm::vmcontext::{FuncRef, ValRaw};
 use crate::store::{FuncEntry, StoreInner, StoreOpaque, Stored};
 use crate::trap::WasmBacktrace;
 use crate::{AsContext, AsContextMut, Extern, StoreContext, StoreContextMut, Val, ValType};
 use anyhow::{Result, bail};
-use core::ffi::c_void;
 use kiln_environ::FuncType;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
+use std::sync::Arc;
 
 /// A WebAssembly or host function, owned by a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Func(pub(crate) Stored);
 
-type HostFn<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync;
-
-/// A host function's context: what `VMFuncRef::vmctx` points to. `header` must stay first
-/// (the wasm-to-array trampoline reads `array_call` from it).
-#[repr(C)]
-struct HostFuncCtx<T> {
-    header: VMHostFuncContext,
-    func_ref: VMFuncRef,
-    store: *mut StoreInner<T>,
-    func: std::sync::Arc<HostFn<T>>,
-}
-
-// SAFETY: `store` points to the store owning this context; it moves with the store.
-unsafe impl<T> Send for HostFuncCtx<T> {}
+pub(crate) type HostFn<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync;
 
 impl Func {
-    pub(crate) fn func_ref(&self, store: &StoreOpaque) -> *const VMFuncRef {
+    pub(crate) fn func_ref(&self, store: &StoreOpaque) -> FuncRef {
         store.funcs[self.0.check(store)].func_ref
     }
 
-    /// The `Func` for a raw funcref (a `*const VMFuncRef`), creating its entry on first sight.
+    /// The `Func` for a raw funcref value, creating its entry on first sight.
     pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize) -> Option<Func> {
-        if raw == 0 {
-            return None;
-        }
+        let func_ref = FuncRef::from_raw(raw)?;
         if let Some(&i) = store.func_by_ref.get(&raw) {
             return Some(Func(store.stored(i)));
         }
-        // SAFETY: non-null funcrefs produced by compiled code or the runtime point to live
-        // `VMFuncRef`s owned by this store's instances or host functions.
-        let type_index = unsafe { (*(raw as *const VMFuncRef)).type_index };
-        let ty = store.engine.type_of(type_index);
-        Some(Func::push(store, raw as *const VMFuncRef, ty))
+        let ty = store.engine.type_of(func_ref.get().type_index);
+        Some(Func::push(store, func_ref, ty))
     }
 
-    fn push(store: &mut StoreOpaque, func_ref: *const VMFuncRef, ty: FuncType) -> Func {
+    fn push(store: &mut StoreOpaque, func_ref: FuncRef, ty: FuncType) -> Func {
         let i = store.funcs.len();
         store.funcs.push(FuncEntry { func_ref, ty });
-        store.func_by_ref.insert(func_ref as usize, i);
+        store.func_by_ref.insert(func_ref.as_raw(), i);
         Func(store.stored(i))
     }
 
@@ -78,12 +59,8 @@ impl Func {
         func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Func {
         let store = store.as_context_mut().0;
-        Func::new_raw(
-            store,
-            ty.clone(),
-            std::sync::Arc::new(dynamic_host_fn(ty, func)),
-        )
-        .expect("host function trampoline")
+        Func::new_raw(store, ty.clone(), Arc::new(dynamic_host_fn(ty, func)))
+            .expect("host function trampoline")
     }
 
     /// Defines a host function from a Rust closure with typed parameters and results, such as
@@ -100,32 +77,23 @@ impl Func {
     pub(crate) fn new_raw<T: 'static>(
         store: &mut StoreInner<T>,
         ty: FuncType,
-        func: std::sync::Arc<HostFn<T>>,
+        func: Arc<HostFn<T>>,
     ) -> Result<Func> {
         let engine = store.opaque.engine.clone();
         let wasm_call = engine.host_trampoline(&ty)?;
         let type_index = engine.type_id(&ty);
-        let array_call: ArrayCallFn = host_array_call::<T>;
-        let mut ctx = Box::new(HostFuncCtx {
-            header: VMHostFuncContext {
-                magic: kiln_environ::vmoffsets::VM_HOST_FUNC_MAGIC,
-                _pad: 0,
-                array_call: array_call as *mut c_void,
-            },
-            func_ref: VMFuncRef {
-                wasm_call: wasm_call as *mut c_void,
-                array_call: array_call as *mut c_void,
-                vmctx: core::ptr::null_mut(),
-                type_index,
-                _pad: 0,
-            },
-            store: store as *mut StoreInner<T>,
-            func,
-        });
-        let ctx_ptr: *mut HostFuncCtx<T> = &mut *ctx;
-        ctx.func_ref.vmctx = ctx_ptr.cast();
-        let func_ref: *const VMFuncRef = &ctx.func_ref;
-        store.opaque.host_funcs.push(ctx);
+        let callback =
+            move |store: &mut StoreInner<T>, instance: Option<usize>, raw: &mut [ValRaw]| {
+                func(Caller { store, instance }, raw)
+            };
+        let host = HostFunc::new(
+            store as *mut StoreInner<T>,
+            wasm_call,
+            type_index,
+            Arc::new(callback),
+        );
+        let func_ref = host.func_ref();
+        store.opaque.host_funcs.push(host);
         Ok(Func::push(&mut store.opaque, func_ref, ty))
     }
 
@@ -189,46 +157,15 @@ impl Func {
     }
 }
 
-/// Calls `func_ref` with `values` through the entry stub, translating an abrupt exit into an
-/// error (or resuming a host panic).
+/// Calls `func_ref` with `values` (sized max(params, results) of its type by the caller),
+/// translating an abrupt exit into an error, or resuming a host panic.
 pub(crate) fn invoke(
     store: &mut StoreOpaque,
-    func_ref: *const VMFuncRef,
+    func_ref: FuncRef,
     values: &mut [ValRaw],
 ) -> Result<()> {
     let max_stack = store.engine.config().max_wasm_stack;
-    let ctx: *mut crate::runtime::vm::vmcontext::VMStoreContext = &mut store.vm_store_context;
-    // SAFETY: `func_ref` belongs to this store (checked by callers via `Stored::check`) and
-    // is live; `ctx` is this store's context, which outlives the call.
-    let (prev_limit, prev_exit_fp) = unsafe { ((*ctx).stack_limit, (*ctx).last_wasm_exit_fp) };
-    if prev_limit == 0 {
-        let here = &values as *const _ as usize;
-        // SAFETY: as above.
-        unsafe { (*ctx).stack_limit = here.saturating_sub(max_stack) };
-    }
-    // SAFETY: `func_ref` is live (see above); `array_call` is an array-call function for its
-    // `vmctx`, and `values` is large enough for its parameters and results (callers size it
-    // as max(params, results)).
-    let result = unsafe {
-        let f = &*func_ref;
-        let array_call: ArrayCallFn = core::mem::transmute(f.array_call);
-        traphandlers::catch_traps(ctx, |landing| {
-            entry::enter(
-                landing,
-                array_call,
-                f.vmctx,
-                core::ptr::null_mut(),
-                values.as_mut_ptr(),
-                values.len(),
-            )
-        })
-    };
-    // SAFETY: as above.
-    unsafe {
-        (*ctx).stack_limit = prev_limit;
-        (*ctx).last_wasm_exit_fp = prev_exit_fp;
-    }
-    match result {
+    match call::invoke(&mut store.vm_store_context, max_stack, func_ref, values) {
         Ok(()) => Ok(()),
         Err(unwound) => {
             let (reason, raw_bt) = *unwound;
@@ -245,50 +182,6 @@ pub(crate) fn invoke(
             }
         }
     }
-}
-
-/// The array-call entry of every host function.
-///
-/// # Safety
-///
-/// `callee_vmctx` must be the `HostFuncCtx<T>` this function was created with, `values` must
-/// hold `len >= max(params, results)` values, and `caller_vmctx` must be null or the vmctx of
-/// a live instance of the same store.
-unsafe extern "C" fn host_array_call<T>(
-    callee_vmctx: *mut c_void,
-    caller_vmctx: *mut c_void,
-    values: *mut ValRaw,
-    len: usize,
-) -> bool {
-    // SAFETY: per the contract above; the store outlives its host functions, and while a host
-    // function runs, the embedder's `&mut Store` is lent to us through the call chain.
-    let (ctx, store, values) = unsafe {
-        let ctx = &*callee_vmctx.cast::<HostFuncCtx<T>>();
-        (
-            ctx,
-            &mut *ctx.store,
-            core::slice::from_raw_parts_mut(values, len),
-        )
-    };
-    let caller_instance = if caller_vmctx.is_null() {
-        None
-    } else {
-        // SAFETY: a non-null caller vmctx is a live instance of this store.
-        Some(unsafe { VmInstance::from_vmctx(caller_vmctx.cast()) }.store_index)
-    };
-    let func = ctx.func.clone();
-    let caller = Caller {
-        store,
-        instance: caller_instance,
-    };
-    let result = panic::catch_unwind(AssertUnwindSafe(|| func(caller, values)));
-    let reason = match result {
-        Ok(Ok(())) => return true,
-        Ok(Err(e)) => UnwindReason::Host(e),
-        Err(p) => UnwindReason::Panic(p),
-    };
-    traphandlers::record_host_unwind(reason);
-    false
 }
 
 pub(crate) fn dynamic_host_fn<T: 'static>(
@@ -318,7 +211,7 @@ pub(crate) fn dynamic_host_fn<T: 'static>(
 /// The store as seen by a host function called from wasm, plus the calling instance.
 pub struct Caller<'a, T> {
     pub(crate) store: &'a mut StoreInner<T>,
-    instance: Option<usize>,
+    pub(crate) instance: Option<usize>,
 }
 
 impl<T> Caller<'_, T> {
@@ -420,7 +313,7 @@ impl WasmTy for Option<Func> {
         ValType::FUNCREF
     }
     fn into_raw(self, store: &StoreOpaque) -> ValRaw {
-        ValRaw::reference(self.map_or(0, |f| f.func_ref(store) as usize))
+        ValRaw::reference(self.map_or(0, |f| f.func_ref(store).as_raw()))
     }
     fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
         Func::from_raw(store, raw.get_reference())
@@ -514,7 +407,7 @@ macro_rules! tuples {
             F: Fn($($t),*) -> R + Send + Sync + 'static,
             R: HostResult,
         {
-            fn into_host_fn(self) -> (FuncType, std::sync::Arc<HostFn<T>>) {
+            fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>) {
                 let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
                 let f = move |caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
                     let args = <($($t,)*) as WasmResults>::load_raw(&mut caller.store.opaque, raw);
@@ -523,7 +416,7 @@ macro_rules! tuples {
                     r.store_raw(&caller.store.opaque, raw);
                     Ok(())
                 };
-                (ty, std::sync::Arc::new(f))
+                (ty, Arc::new(f))
             }
         }
 
@@ -533,7 +426,7 @@ macro_rules! tuples {
             F: Fn(Caller<'_, T>, $($t),*) -> R + Send + Sync + 'static,
             R: HostResult,
         {
-            fn into_host_fn(self) -> (FuncType, std::sync::Arc<HostFn<T>>) {
+            fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>) {
                 let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
                 let f = move |mut caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
                     let args = <($($t,)*) as WasmResults>::load_raw(&mut caller.store.opaque, raw);
@@ -542,7 +435,7 @@ macro_rules! tuples {
                     r.store_raw(&caller.store.opaque, raw);
                     Ok(())
                 };
-                (ty, std::sync::Arc::new(f))
+                (ty, Arc::new(f))
             }
         }
     )*};
@@ -577,7 +470,7 @@ impl<R: WasmResults + Send> HostResult for Result<R> {
 /// A Rust closure usable as a host function (see [`Func::wrap`]).
 pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     #[doc(hidden)]
-    fn into_host_fn(self) -> (FuncType, std::sync::Arc<HostFn<T>>);
+    fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>);
 }
 
 tuples! {

@@ -7,7 +7,7 @@ use crate::runtime::vm::instance::Instance as VmInstance;
 use crate::runtime::vm::libcalls;
 use crate::runtime::vm::memory::LinearMemory;
 use crate::runtime::vm::table::Table as VmTable;
-use crate::runtime::vm::vmcontext::{VMFuncRef, ValRaw};
+use crate::runtime::vm::vmcontext::ValRaw;
 use crate::store::{StoreOpaque, Stored};
 use crate::{AsContextMut, Extern, Func, Global, Memory, Module, Table, TypedFunc};
 use anyhow::{Result, anyhow, bail};
@@ -96,7 +96,7 @@ fn export(store: &mut StoreOpaque, instance: usize, index: EntityIndex) -> Exter
     match index {
         EntityIndex::Function(f) => {
             let func_ref = inst.func_ref(f).expect("exported functions escape");
-            Extern::Func(Func::from_raw(store, func_ref as usize).expect("non-null"))
+            Extern::Func(Func::from_raw(store, func_ref.as_raw()).expect("non-null"))
         }
         EntityIndex::Memory(m) => Extern::Memory(Memory(store.stored(inst.memory_ids[m as usize]))),
         EntityIndex::Table(t) => Extern::Table(Table(store.stored(inst.table_ids[t as usize]))),
@@ -104,7 +104,7 @@ fn export(store: &mut StoreOpaque, instance: usize, index: EntityIndex) -> Exter
             if let Some(id) = inst.global_ids[g as usize] {
                 return Extern::Global(Global(store.stored(id)));
             }
-            let def = inst.global_ptr(g);
+            let def = inst.global_ref(g);
             let ty = inst.info.module.globals[g as usize];
             let global = Global::push(store, def, ty);
             store.instances[instance].global_ids[g as usize] = Some(global.0.index);
@@ -231,27 +231,18 @@ pub(crate) fn instantiate(
         match (ext, imp.index) {
             (Extern::Func(f), EntityIndex::Function(i)) => {
                 let src = f.func_ref(store);
-                let dst = store.instances[index].imported_func_ref(i);
-                // SAFETY: `src` is a live funcref of this store; `dst` is this instance's
-                // import slot. They never overlap.
-                unsafe { core::ptr::copy_nonoverlapping(src, dst, 1) };
+                store.instances[index].set_imported_func(i, src);
             }
             (Extern::Table(t), EntityIndex::Table(i)) => {
                 let ti = t.0.check(store);
-                let vt: *mut VmTable = &mut *store.tables[ti];
-                // SAFETY: boxed table owned by the store.
-                let def = unsafe { (*vt).vmdef() };
                 let inst = &mut store.instances[index];
-                inst.set_table(i, vt, def);
+                inst.set_table(i, &mut store.tables[ti]);
                 inst.table_ids.push(ti);
             }
             (Extern::Memory(mem), EntityIndex::Memory(i)) => {
                 let mi = mem.0.check(store);
-                let vm: *mut LinearMemory = &mut *store.memories[mi];
-                // SAFETY: boxed memory owned by the store.
-                let def = unsafe { (*vm).vmdef() };
                 let inst = &mut store.instances[index];
-                inst.set_memory(i, vm, def);
+                inst.set_memory(i, &mut store.memories[mi]);
                 inst.memory_ids.push(mi);
             }
             (Extern::Global(g), EntityIndex::Global(i)) => {
@@ -267,7 +258,7 @@ pub(crate) fn instantiate(
 
     // Function references of escaping defined functions.
     {
-        let inst = &store.instances[index];
+        let inst = &mut store.instances[index];
         let code = &runtime.code;
         for &f in &m.escaped_funcs {
             let def = (f - m.num_imported_funcs) as usize;
@@ -275,16 +266,12 @@ pub(crate) fn instantiate(
             let tramp = code.code().array_to_wasm_trampolines[def].ok_or_else(|| {
                 anyhow!("internal error: no trampoline for escaping function {f}")
             })?;
-            let slot = inst.func_ref(f).expect("escaping");
-            let fr = VMFuncRef {
-                wasm_call: code.addr(body.start) as *mut _,
-                array_call: code.addr(tramp.start) as *mut _,
-                vmctx: inst.vmctx().cast(),
-                type_index: runtime.type_ids[m.functions[f as usize] as usize],
-                _pad: 0,
-            };
-            // SAFETY: `slot` is this instance's escape slot for `f`.
-            unsafe { slot.write(fr) };
+            inst.init_func_ref(
+                f,
+                code.addr(body.start),
+                code.addr(tramp.start),
+                runtime.type_ids[m.functions[f as usize] as usize],
+            );
         }
     }
 
@@ -293,8 +280,7 @@ pub(crate) fn instantiate(
         let g = m.num_imported_globals + i as u32;
         let inst = &store.instances[index];
         let v = inst.eval_const(init);
-        // SAFETY: the defined global's inline storage in this instance's vmctx.
-        unsafe { (*inst.global_ptr(g)).set_raw(v) };
+        inst.global_ref(g).set_raw(v);
     }
 
     // Defined tables.
@@ -311,11 +297,8 @@ pub(crate) fn instantiate(
         };
         let t = VmTable::new(*ty, init)?;
         let handle = Table::push(store, t);
-        let vt: *mut VmTable = &mut *store.tables[handle.0.index];
-        // SAFETY: boxed table owned by the store.
-        let def = unsafe { (*vt).vmdef() };
         let inst = &mut store.instances[index];
-        inst.set_table(i as u32, vt, def);
+        inst.set_table(i as u32, &mut store.tables[handle.0.index]);
         inst.table_ids.push(handle.0.index);
     }
 
@@ -328,11 +311,8 @@ pub(crate) fn instantiate(
     {
         let mem = LinearMemory::new(*ty, &tunables)?;
         let handle = Memory::push(store, mem);
-        let vm: *mut LinearMemory = &mut *store.memories[handle.0.index];
-        // SAFETY: boxed memory owned by the store.
-        let def = unsafe { (*vm).vmdef() };
         let inst = &mut store.instances[index];
-        inst.set_memory(i as u32, vm, def);
+        inst.set_memory(i as u32, &mut store.memories[handle.0.index]);
         inst.memory_ids.push(handle.0.index);
     }
 

@@ -9,7 +9,7 @@ use crate::Engine;
 use crate::runtime::vm::instance::Instance as VmInstance;
 use crate::runtime::vm::memory::LinearMemory;
 use crate::runtime::vm::table::Table as VmTable;
-use crate::runtime::vm::vmcontext::{VMFuncRef, VMGlobalDefinition, VMStoreContext};
+use crate::runtime::vm::vmcontext::{FuncRef, VMGlobalDefinition, VMGlobalRef, VMStoreContext};
 use kiln_environ::{FuncType, GlobalType};
 use std::any::Any;
 use std::collections::HashMap;
@@ -27,12 +27,12 @@ impl StoreId {
 }
 
 pub(crate) struct FuncEntry {
-    pub(crate) func_ref: *const VMFuncRef,
+    pub(crate) func_ref: FuncRef,
     pub(crate) ty: FuncType,
 }
 
 pub(crate) struct GlobalEntry {
-    pub(crate) def: *mut VMGlobalDefinition,
+    pub(crate) def: VMGlobalRef,
     pub(crate) ty: GlobalType,
 }
 

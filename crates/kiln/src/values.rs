@@ -90,7 +90,7 @@ impl Val {
             Val::F64(v) => ValRaw::f64(*v),
             Val::V128(v) => ValRaw::u128(*v),
             Val::FuncRef(f) => {
-                ValRaw::reference(f.as_ref().map_or(0, |f| f.func_ref(store) as usize))
+                ValRaw::reference(f.as_ref().map_or(0, |f| f.func_ref(store).as_raw()))
             }
             Val::ExternRef(e) => ValRaw::reference(e.map_or(0, |e| e.into_raw(store))),
         }

@@ -6,7 +6,9 @@
 
 use super::memory::LinearMemory;
 use super::table::Table;
-use super::vmcontext::{VMContextHeader, VMFuncRef, VMGlobalDefinition, VMStoreContext, ValRaw};
+use super::vmcontext::{
+    FuncRef, VMContextHeader, VMFuncRef, VMGlobalDefinition, VMGlobalRef, VMStoreContext, ValRaw,
+};
 use kiln_environ::{ConstExpr, ConstOp, ElemItems, ModuleInfo, Trap, VMOffsets};
 use std::alloc::Layout;
 use std::sync::Arc;
@@ -96,11 +98,6 @@ impl Instance {
         inst
     }
 
-    /// The vmctx pointer handed to compiled code.
-    pub fn vmctx(&self) -> *mut u8 {
-        self.vmctx
-    }
-
     /// The instance owning `vmctx`.
     ///
     /// # Safety
@@ -127,68 +124,102 @@ impl Instance {
         unsafe { self.vmctx.add(offset as usize).cast() }
     }
 
-    /// The `VMFuncRef` record of imported function `index`.
-    pub fn imported_func_ref(&self, index: u32) -> *mut VMFuncRef {
-        // SAFETY: the offset is the import's VMFuncRef slot.
-        unsafe { self.vmctx_plus_offset(self.info.offsets.vmctx_imported_function(index)) }
+    /// The `VMFuncRef` slot of function `index` (import record or escape slot), if it has one.
+    fn func_ref_slot(&self, index: u32) -> Option<*mut VMFuncRef> {
+        let m = &self.info.module;
+        let o = &self.info.offsets;
+        let offset = if m.is_imported_func(index) {
+            o.vmctx_imported_function(index)
+        } else {
+            o.vmctx_func_ref(*m.escape_slot.get(&index)?)
+        };
+        // SAFETY: the offset is a VMFuncRef slot of this vmctx.
+        Some(unsafe { self.vmctx_plus_offset(offset) })
     }
 
-    /// The `VMFuncRef` of function `index` (import record or escape slot), if it escapes.
-    pub fn func_ref(&self, index: u32) -> Option<*mut VMFuncRef> {
-        let m = &self.info.module;
-        if m.is_imported_func(index) {
-            return Some(self.imported_func_ref(index));
-        }
-        let slot = *m.escape_slot.get(&index)?;
-        // SAFETY: the offset is an escape slot's VMFuncRef.
-        Some(unsafe { self.vmctx_plus_offset(self.info.offsets.vmctx_func_ref(slot)) })
+    /// The funcref of function `index`, if it escapes (every import does). Valid once
+    /// instantiation filled the slot, for as long as this instance lives.
+    pub fn func_ref(&self, index: u32) -> Option<FuncRef> {
+        // SAFETY: the slot lies in this instance's vmctx, which the store keeps alive as long
+        // as any value referring to it.
+        self.func_ref_slot(index)
+            .and_then(|p| unsafe { FuncRef::new(p) })
+    }
+
+    /// Fills the import record of function `index` from the imported function's record.
+    pub fn set_imported_func(&mut self, index: u32, src: FuncRef) {
+        let dst = self.func_ref_slot(index).expect("imports have slots");
+        let record = VMFuncRef { ..*src.get() };
+        // SAFETY: `dst` is this vmctx's import slot.
+        unsafe { dst.write(record) };
+    }
+
+    /// Fills the escape slot of defined function `index` with its code and this vmctx.
+    pub fn init_func_ref(
+        &mut self,
+        index: u32,
+        wasm_call: usize,
+        array_call: usize,
+        type_index: u32,
+    ) {
+        let vmctx = self.vmctx.cast();
+        let dst = self
+            .func_ref_slot(index)
+            .expect("escaping functions have slots");
+        let record = VMFuncRef {
+            wasm_call: wasm_call as *mut _,
+            array_call: array_call as *mut _,
+            vmctx,
+            type_index,
+            _pad: 0,
+        };
+        // SAFETY: `dst` is this vmctx's escape slot for `index`.
+        unsafe { dst.write(record) };
     }
 
     /// Sets the table pointer slot of table `index`.
-    pub fn set_table(
-        &mut self,
-        index: u32,
-        table: *mut Table,
-        def: *mut super::vmcontext::VMTableDefinition,
-    ) {
+    /// `table` must be owned (boxed) by the same store as this instance, which keeps it alive
+    /// and in place as long as the instance.
+    pub fn set_table(&mut self, index: u32, table: &mut Table) {
+        let def = table.vmdef();
         // SAFETY: the offset is table `index`'s pointer slot.
         unsafe { *self.vmctx_plus_offset(self.info.offsets.vmctx_table(index)) = def };
         self.tables.push(table);
     }
 
     /// Sets the memory pointer slot of memory `index`.
-    pub fn set_memory(
-        &mut self,
-        index: u32,
-        mem: *mut LinearMemory,
-        def: *mut super::vmcontext::VMMemoryDefinition,
-    ) {
+    /// `mem` must be owned (boxed) by the same store as this instance (see `set_table`).
+    pub fn set_memory(&mut self, index: u32, mem: &mut LinearMemory) {
+        let def = mem.vmdef();
         // SAFETY: the offset is memory `index`'s pointer slot.
         unsafe { *self.vmctx_plus_offset(self.info.offsets.vmctx_memory(index)) = def };
         self.memories.push(mem);
     }
 
     /// Sets the pointer slot of imported global `index`.
-    pub fn set_imported_global(&mut self, index: u32, def: *mut VMGlobalDefinition) {
+    pub fn set_imported_global(&mut self, index: u32, def: VMGlobalRef) {
+        let slot = self.info.offsets.vmctx_imported_global(index);
         // SAFETY: the offset is imported global `index`'s pointer slot.
-        unsafe { *self.vmctx_plus_offset(self.info.offsets.vmctx_imported_global(index)) = def };
+        unsafe { *self.vmctx_plus_offset(slot) = def.as_ptr() };
     }
 
     /// The definition of global `index` (imported: where the import points).
-    pub fn global_ptr(&self, index: u32) -> *mut VMGlobalDefinition {
+    pub fn global_ref(&self, index: u32) -> VMGlobalRef {
         let m = &self.info.module;
         let o = &self.info.offsets;
-        if m.is_imported_global(index) {
+        let ptr: *mut VMGlobalDefinition = if m.is_imported_global(index) {
             // SAFETY: the offset is the import's pointer slot, filled at instantiation.
             unsafe {
                 *self.vmctx_plus_offset::<*mut VMGlobalDefinition>(o.vmctx_imported_global(index))
             }
         } else {
+            let defined = index - m.num_imported_globals;
             // SAFETY: the offset is the defined global's inline storage.
-            unsafe {
-                self.vmctx_plus_offset(o.vmctx_defined_global(index - m.num_imported_globals))
-            }
-        }
+            unsafe { self.vmctx_plus_offset(o.vmctx_defined_global(defined)) }
+        };
+        // SAFETY: imported slots point to live definitions owned by the store; defined ones
+        // live in this vmctx, which the store keeps alive.
+        unsafe { VMGlobalRef::new(ptr) }.expect("global slots are filled before use")
     }
 
     /// Evaluates a constant expression.
@@ -203,10 +234,9 @@ impl Instance {
                 ConstOp::V128Const(v) => ValRaw::u128(v),
                 ConstOp::RefNull(_) => ValRaw::reference(0),
                 ConstOp::RefFunc(f) => {
-                    ValRaw::reference(self.func_ref(f).map_or(0, |p| p as usize))
+                    ValRaw::reference(self.func_ref(f).map_or(0, FuncRef::as_raw))
                 }
-                // SAFETY: validation guarantees the global exists; its definition is live.
-                ConstOp::GlobalGet(g) => unsafe { (*self.global_ptr(g)).get_raw() },
+                ConstOp::GlobalGet(g) => self.global_ref(g).get_raw(),
                 ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                     let b = stack.pop().unwrap_or_default().get_i32();
                     let a = stack.pop().unwrap_or_default().get_i32();
@@ -239,7 +269,7 @@ impl Instance {
         match &self.info.module.elements[index as usize].items {
             ElemItems::Functions(fs) => fs
                 .iter()
-                .map(|&f| self.func_ref(f).map_or(0, |p| p as usize))
+                .map(|&f| self.func_ref(f).map_or(0, FuncRef::as_raw))
                 .collect(),
             ElemItems::Exprs(es) => es
                 .iter()

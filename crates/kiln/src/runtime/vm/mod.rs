@@ -6,6 +6,7 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod call;
 pub mod code_memory;
 pub mod entry;
 pub mod instance;

@@ -151,3 +151,88 @@ mod tests {
         );
     }
 }
+
+/// A pointer to a live `VMFuncRef`: an instance's import record or escape slot, or a host
+/// function's record. Invariant: the record is owned by the store that holds this value (or
+/// by module code it keeps alive) and outlives it. Only `vm` code creates one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FuncRef(core::ptr::NonNull<VMFuncRef>);
+
+// SAFETY: a `FuncRef` is an address into store-owned data; it moves with its store.
+unsafe impl Send for FuncRef {}
+// SAFETY: shared access only reads the immutable record.
+unsafe impl Sync for FuncRef {}
+
+impl FuncRef {
+    /// Wraps a record pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must satisfy the type's invariant.
+    pub unsafe fn new(ptr: *const VMFuncRef) -> Option<FuncRef> {
+        core::ptr::NonNull::new(ptr.cast_mut()).map(FuncRef)
+    }
+
+    /// The funcref carried by a raw value, or `None` for null.
+    ///
+    /// Invariant relied on: a `ValRaw` of funcref type is only ever produced by compiled code
+    /// (from `ref.func`, tables or globals, all holding valid records) or by
+    /// [`FuncRef::as_raw`]; `ValRaw` is crate-private, so no embedder can forge one.
+    pub fn from_raw(raw: usize) -> Option<FuncRef> {
+        // SAFETY: per the invariant above.
+        unsafe { FuncRef::new(raw as *const VMFuncRef) }
+    }
+
+    /// The raw pointer value (what wasm sees).
+    pub fn as_raw(self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
+    /// The record.
+    pub fn get(&self) -> &VMFuncRef {
+        // SAFETY: the type's invariant: the record is live while its store is.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// A pointer to a live global definition: inline in an instance's vmctx, or boxed by the
+/// store for host-created globals. Invariant: owned by the store holding this value.
+#[derive(Debug, Clone, Copy)]
+pub struct VMGlobalRef(core::ptr::NonNull<VMGlobalDefinition>);
+
+// SAFETY: an address into store-owned data; it moves with its store.
+unsafe impl Send for VMGlobalRef {}
+
+impl VMGlobalRef {
+    /// Wraps a definition the store owns through a box.
+    pub fn from_box(def: &mut Box<VMGlobalDefinition>) -> VMGlobalRef {
+        VMGlobalRef(core::ptr::NonNull::from(&mut **def))
+    }
+
+    /// Wraps a definition pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must satisfy the type's invariant.
+    pub unsafe fn new(ptr: *mut VMGlobalDefinition) -> Option<VMGlobalRef> {
+        core::ptr::NonNull::new(ptr).map(VMGlobalRef)
+    }
+
+    /// The raw pointer, for a vmctx import slot.
+    pub fn as_ptr(self) -> *mut VMGlobalDefinition {
+        self.0.as_ptr()
+    }
+
+    /// Reads the value.
+    pub fn get_raw(&self) -> ValRaw {
+        // SAFETY: the type's invariant; wasm is not running concurrently on this store (the
+        // caller holds the store).
+        unsafe { (*self.0.as_ptr()).get_raw() }
+    }
+
+    /// Writes the value.
+    pub fn set_raw(&self, v: ValRaw) {
+        // SAFETY: as in `get_raw`.
+        unsafe { (*self.0.as_ptr()).set_raw(v) }
+    }
+}

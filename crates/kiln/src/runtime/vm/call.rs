@@ -1,0 +1,150 @@
+//! Calls across the host/wasm boundary: entering an array-call function with trap handling
+//! armed and the store's stack limit set, and the array-call entry of host functions.
+
+use super::entry;
+use super::instance::Instance;
+use super::traphandlers::{self, RawBacktrace, UnwindReason};
+use super::vmcontext::{
+    ArrayCallFn, FuncRef, VMFuncRef, VMHostFuncContext, VMStoreContext, ValRaw,
+};
+use core::ffi::c_void;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// Calls `func` with `values` (arguments in, results out; `values.len()` must be at least
+/// max(params, results) of its type, which callers check against the function's type).
+/// Sets the stack limit on the outermost entry and restores the store context afterwards.
+pub fn invoke(
+    ctx: &mut VMStoreContext,
+    max_wasm_stack: usize,
+    func: FuncRef,
+    values: &mut [ValRaw],
+) -> Result<(), Box<(UnwindReason, RawBacktrace)>> {
+    let (prev_limit, prev_exit_fp) = (ctx.stack_limit, ctx.last_wasm_exit_fp);
+    if prev_limit == 0 {
+        let here = &values as *const _ as usize;
+        ctx.stack_limit = here.saturating_sub(max_wasm_stack);
+    }
+    let ctx_ptr: *mut VMStoreContext = ctx;
+    let f = func.get();
+    // SAFETY: `func` is a live record (FuncRef invariant) whose `array_call` is an array-call
+    // function for its `vmctx`; `values` is large enough (caller's obligation, checked
+    // against the function type); the landing is registered by `catch_traps`.
+    let result = unsafe {
+        let array_call: ArrayCallFn = core::mem::transmute(f.array_call);
+        traphandlers::catch_traps(ctx_ptr, |landing| {
+            entry::enter(
+                landing,
+                array_call,
+                f.vmctx,
+                core::ptr::null_mut(),
+                values.as_mut_ptr(),
+                values.len(),
+            )
+        })
+    };
+    // SAFETY: `ctx_ptr` came from `ctx`, still exclusively borrowed by us.
+    unsafe {
+        (*ctx_ptr).stack_limit = prev_limit;
+        (*ctx_ptr).last_wasm_exit_fp = prev_exit_fp;
+    }
+    result
+}
+
+/// The callback of a host function: gets the store (`S`), the calling instance's index in
+/// its store (if called from wasm), and the raw arguments/results.
+pub type HostCallback<S> =
+    dyn Fn(&mut S, Option<usize>, &mut [ValRaw]) -> anyhow::Result<()> + Send + Sync;
+
+/// A host function's context: what its `VMFuncRef::vmctx` points to. `header` stays first
+/// (the wasm-to-array trampoline reads `array_call` from it).
+#[repr(C)]
+pub struct HostFunc<S> {
+    header: VMHostFuncContext,
+    func_ref: VMFuncRef,
+    store: *mut S,
+    callback: Arc<HostCallback<S>>,
+}
+
+// SAFETY: `store` points to the store that owns this context; it moves with the store.
+unsafe impl<S> Send for HostFunc<S> {}
+
+impl<S: 'static> HostFunc<S> {
+    /// Creates a host function owned by the store at `store`, whose wasm-facing entry is the
+    /// engine's trampoline `wasm_call` for its type.
+    pub fn new(
+        store: *mut S,
+        wasm_call: usize,
+        type_index: u32,
+        callback: Arc<HostCallback<S>>,
+    ) -> Box<HostFunc<S>> {
+        let array_call: ArrayCallFn = host_array_call::<S>;
+        let mut f = Box::new(HostFunc {
+            header: VMHostFuncContext {
+                magic: kiln_environ::vmoffsets::VM_HOST_FUNC_MAGIC,
+                _pad: 0,
+                array_call: array_call as *mut c_void,
+            },
+            func_ref: VMFuncRef {
+                wasm_call: wasm_call as *mut c_void,
+                array_call: array_call as *mut c_void,
+                vmctx: core::ptr::null_mut(),
+                type_index,
+                _pad: 0,
+            },
+            store,
+            callback,
+        });
+        let me: *mut HostFunc<S> = &mut *f;
+        f.func_ref.vmctx = me.cast();
+        f
+    }
+
+    /// The function's record. Valid while the box (owned by the store) lives.
+    pub fn func_ref(&self) -> FuncRef {
+        // SAFETY: the record is inside this boxed context, which the store keeps until it
+        // is dropped.
+        unsafe { FuncRef::new(&self.func_ref).expect("non-null") }
+    }
+}
+
+/// The array-call entry of every host function.
+///
+/// # Safety
+///
+/// `callee_vmctx` must be the `HostFunc<S>` this entry was created with, `values` must hold
+/// `len >= max(params, results)` values, and `caller_vmctx` must be null or the vmctx of a
+/// live instance of the same store.
+unsafe extern "C" fn host_array_call<S>(
+    callee_vmctx: *mut c_void,
+    caller_vmctx: *mut c_void,
+    values: *mut ValRaw,
+    len: usize,
+) -> bool {
+    // SAFETY: per the contract above. The store outlives its host functions, and while a
+    // host function runs, the embedder's exclusive borrow of the store is lent to us through
+    // the call chain (nothing else touches the store until we return).
+    let (ctx, store, values) = unsafe {
+        let ctx = &*callee_vmctx.cast::<HostFunc<S>>();
+        (
+            ctx,
+            &mut *ctx.store,
+            core::slice::from_raw_parts_mut(values, len),
+        )
+    };
+    let caller = if caller_vmctx.is_null() {
+        None
+    } else {
+        // SAFETY: a non-null caller vmctx is a live instance of this store.
+        Some(unsafe { Instance::from_vmctx(caller_vmctx.cast()) }.store_index)
+    };
+    let callback = ctx.callback.clone();
+    let result = panic::catch_unwind(AssertUnwindSafe(|| callback(store, caller, values)));
+    let reason = match result {
+        Ok(Ok(())) => return true,
+        Ok(Err(e)) => UnwindReason::Host(e),
+        Err(p) => UnwindReason::Panic(p),
+    };
+    traphandlers::record_host_unwind(reason);
+    false
+}
