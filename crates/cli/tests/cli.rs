@@ -238,3 +238,15 @@ fn version() {
     assert!(o.status.success());
     assert!(stdout(&o).starts_with("kiln "), "{}", stdout(&o));
 }
+
+#[test]
+fn run_binary_module() {
+    let wasm = wat::parse_file(fixture("add.wat")).expect("fixture parses");
+    let path = std::env::temp_dir().join(format!("kiln-cli-test-{}.wasm", std::process::id()));
+    std::fs::write(&path, wasm).expect("write the module");
+    let path_str = path.display().to_string();
+    let o = kiln(&["run", &path_str, "--invoke", "add", "40", "2"]);
+    let _ = std::fs::remove_file(&path);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "42\n");
+}

@@ -111,7 +111,7 @@ impl Outcome {
                         line,
                         column,
                         directive,
-                        message: format!("{e:#}"),
+                        message: one_line(&format!("{e:#}")),
                     });
                 }
             }
@@ -459,6 +459,12 @@ fn directive_name(d: &WastDirective<'_>) -> &'static str {
         WastDirective::Thread(_) => "thread",
         WastDirective::Wait { .. } => "wait",
     }
+}
+
+/// Joins the lines of a message (a trap's backtrace spans several) with single spaces, so
+/// that every failure prints on one line.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {

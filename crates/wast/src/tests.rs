@@ -119,3 +119,54 @@ fn externref_round_trip() {
     "#);
     assert_eq!(outcome.failed(), 1, "{outcome}");
 }
+
+#[test]
+fn trap_in_assert_return_is_one_line() {
+    let outcome = run(r#"
+        (module (func (export "die") (result i32) unreachable))
+        (assert_return (invoke "die") (i32.const 0))
+    "#);
+    assert_eq!(outcome.failed(), 1, "{outcome}");
+    let message = &outcome.failures[0].message;
+    assert!(!message.contains('\n'), "{message}");
+    assert!(message.contains("unreachable"), "{message}");
+}
+
+#[test]
+fn module_definitions_and_instances() {
+    let outcome = run(r#"
+        (module definition $D (func (export "f") (result i32) i32.const 9))
+        (module instance $I1 $D)
+        (module instance $I2 $D)
+        (assert_return (invoke $I1 "f") (i32.const 9))
+        (assert_return (invoke $I2 "f") (i32.const 9))
+        (assert_return (invoke "f") (i32.const 9))
+    "#);
+    assert!(outcome.is_success(), "{outcome}");
+}
+
+#[test]
+fn uninstantiable_module() {
+    let outcome = run(r#"
+        (assert_trap (module (func $f unreachable) (start $f)) "unreachable")
+        (assert_trap (module (func $f nop) (start $f)) "unreachable")
+    "#);
+    assert_eq!(
+        outcome.directives["assert_uninstantiable"].passed, 1,
+        "{outcome}"
+    );
+    assert_eq!(
+        outcome.directives["assert_uninstantiable"].failed, 1,
+        "{outcome}"
+    );
+}
+
+#[test]
+fn malformed_binary_never_panics() {
+    let outcome = run(r#"
+        (assert_malformed (module binary "\00asm\01\00\00\00\01\ff\ff\ff\ff\0f") "length out of bounds")
+        (assert_malformed (module binary "") "unexpected end")
+        (assert_malformed (module quote "(module (func (i32.const 1 2)))") "unexpected token")
+    "#);
+    assert!(outcome.is_success(), "{outcome}");
+}
