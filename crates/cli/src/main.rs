@@ -17,9 +17,14 @@ mod wast;
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Kiln: a secure, fast WebAssembly runtime.
+/// The command line.
 #[derive(Parser, Debug)]
-#[command(name = "kiln", version, about, propagate_version = true)]
+#[command(
+    name = "kiln",
+    version,
+    about = "Kiln, a secure and fast WebAssembly runtime",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,7 +45,7 @@ enum Command {
 struct EngineArgs {
     /// Engine setting KEY=VALUE (repeatable, or comma-separated): opt-level=0|1|2|s,
     /// memory-reservation=BYTES, memory-guard-size=BYTES, signals-based-traps=y|n.
-    #[arg(short = 'O', value_name = "KEY=VALUE[,...]")]
+    #[arg(short = 'O', long = "optimize", value_name = "KEY=VALUE[,...]")]
     optimize: Vec<String>,
 }
 
