@@ -55,8 +55,26 @@ impl EngineArgs {
     }
 }
 
+/// The command line with `run` inserted when the first argument names no subcommand, so
+/// `kiln app.wasm` and `kiln --dir . app.wasm` run the module, as with Wasmtime.
+fn args_with_default_subcommand() -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
+        let cmd = Cli::command();
+        let known = cmd
+            .get_subcommands()
+            .any(|s| s.get_name() == first || s.get_all_aliases().any(|a| a == first));
+        let top_level = ["help", "-h", "--help", "-V", "--version"].contains(&first);
+        if !known && !top_level {
+            args.insert(1, "run".into());
+        }
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args_with_default_subcommand());
     let result = match cli.command {
         Command::Run(cmd) => cmd.execute(),
         Command::Wast(cmd) => cmd.execute(),

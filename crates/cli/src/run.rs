@@ -1,15 +1,28 @@
-//! `kiln run`: instantiate a module and call one of its functions.
+//! `kiln run`: run a WASI command, initialise a reactor and call one of its exports, or call
+//! an export of any module.
 //!
-//! With `--invoke NAME` the arguments after the module are parsed by the function's parameter
-//! types and each result is printed on its own line. Without it, the module's default export
-//! (`_start`, or the empty name) is called if there is one. Imports are not provided yet
-//! (WASI comes later), so a module with imports fails with the first missing `module::name`.
+//! The guest gets WASI preview1 (and preview0) with only what the options grant: the
+//! arguments after the module (with `argv[0]` the module path or `--argv0`), `--env`
+//! variables, the host's stdio, and `--dir` preopens (`HOST[::GUEST][::ro]`, read-only with
+//! `::ro`). Without `--invoke`, a command's `_start` (or the default export `""`) runs, and a
+//! reactor's `_initialize`. With `--invoke NAME`, `_initialize` runs first if exported, then
+//! NAME is called with the arguments after the module parsed by its parameter types, and each
+//! result is printed on its own line.
+//!
+//! Exit status: the guest's `proc_exit(n)` becomes the process's status (`n & 0xff`, as for a
+//! POSIX `exit`, except that a non-zero status whose low byte is 0 is 1); a trap prints the
+//! message and wasm backtrace to stderr and exits with 134 (like an abort); other errors
+//! (unknown imports name `module::name`) exit with 1.
 
 use crate::EngineArgs;
 use anyhow::{Context, Result, bail};
-use kiln::{Engine, Extern, Linker, Module, Store, Val, ValType};
+use kiln::{Engine, Extern, Func, Linker, Module, Store, Trap, Val, ValType};
+use kiln_wasi::{DirPerms, I32Exit, WasiCtx, WasiCtxBuilder};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The exit status of a run that ended in a trap (128 + SIGABRT, as Wasmtime does).
+const TRAP_EXIT_STATUS: u8 = 134;
 
 /// Arguments of `kiln run`.
 #[derive(clap::Args, Debug)]
@@ -21,17 +34,108 @@ pub struct RunCommand {
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
 
+    /// Give the guest the host directory HOST, named GUEST (default: HOST as written);
+    /// with `::ro` it is read-only. Repeatable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST][::ro]")]
+    dirs: Vec<String>,
+
+    /// Set the guest environment variable NAME to VALUE, or to the host's value of NAME when
+    /// no VALUE is given. Nothing else is inherited. Repeatable.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    envs: Vec<String>,
+
+    /// The program name the guest sees as `argv[0]` (default: the module path).
+    #[arg(long, value_name = "NAME")]
+    argv0: Option<String>,
+
+    /// WASI setting KEY[=VALUE] (repeatable, or comma-separated): inherit-env[=y|n] (give the
+    /// guest the whole host environment), tcplisten=ADDR (a listening TCP socket for
+    /// `sock_accept`, after the preopened directories).
+    #[arg(short = 'S', long = "wasi", value_name = "KEY[=VALUE][,...]")]
+    wasi: Vec<String>,
+
     /// The module to run, binary (`.wasm`) or text (`.wat`).
     #[arg(value_name = "FILE")]
     module: PathBuf,
 
-    /// Arguments of the invoked function. `--invoke NAME` may also come first here.
+    /// Arguments of the program (or of the invoked function). `--invoke NAME` may also come
+    /// first here.
     #[arg(
         value_name = "ARGS",
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
     args: Vec<String>,
+}
+
+/// A `--dir` argument.
+#[derive(Debug, PartialEq, Eq)]
+struct DirArg {
+    host: String,
+    guest: String,
+    perms: DirPerms,
+}
+
+/// Parses `HOST[::GUEST][::ro|::rw]`.
+fn parse_dir(arg: &str) -> Result<DirArg> {
+    let mut parts: Vec<&str> = arg.split("::").collect();
+    let mut perms = DirPerms::ReadWrite;
+    if parts.len() == 3 {
+        perms = match parts.pop() {
+            Some("ro") => DirPerms::ReadOnly,
+            Some("rw") => DirPerms::ReadWrite,
+            _ => bail!("invalid `--dir {arg}`: the third part must be `ro` or `rw`"),
+        };
+    }
+    let (host, guest) = match parts.as_slice() {
+        [host] => (*host, *host),
+        [host, guest] => (*host, *guest),
+        _ => bail!("invalid `--dir {arg}`: expected HOST[::GUEST][::ro]"),
+    };
+    if host.is_empty() || guest.is_empty() {
+        bail!("invalid `--dir {arg}`: empty directory name");
+    }
+    Ok(DirArg {
+        host: host.to_string(),
+        guest: guest.to_string(),
+        perms,
+    })
+}
+
+/// The `-S` settings.
+#[derive(Debug, Default)]
+struct WasiOptions {
+    inherit_env: bool,
+    tcplisten: Vec<String>,
+}
+
+fn parse_wasi_options(args: &[String]) -> Result<WasiOptions> {
+    let mut opts = WasiOptions::default();
+    for item in args.iter().flat_map(|a| a.split(',')) {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let (key, value) = match item.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim())),
+            None => (item, None),
+        };
+        match key {
+            "inherit-env" => {
+                opts.inherit_env = match value {
+                    None | Some("y" | "yes" | "true") => true,
+                    Some("n" | "no" | "false") => false,
+                    Some(v) => bail!("invalid value `{v}` for `-S inherit-env`: expected y or n"),
+                }
+            }
+            "tcplisten" => match value {
+                Some(addr) if !addr.is_empty() => opts.tcplisten.push(addr.to_string()),
+                _ => bail!("`-S tcplisten` needs an address, as in `-S tcplisten=127.0.0.1:8080`"),
+            },
+            _ => bail!("unknown WASI setting `-S {key}`: expected inherit-env or tcplisten"),
+        }
+    }
+    Ok(opts)
 }
 
 impl RunCommand {
@@ -42,11 +146,33 @@ impl RunCommand {
         let engine = Engine::new(&config)?;
         let path = &self.module;
         let module = Module::from_file(&engine, path)?;
-        let mut store = Store::new(&engine, ());
-        let linker = Linker::new(&engine);
-        let instance = linker
-            .instantiate(&mut store, &module)
-            .with_context(|| format!("failed to instantiate {}", path.display()))?;
+        let wasi = self.wasi_ctx()?;
+        let mut store = Store::new(&engine, wasi);
+        let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+        kiln_wasi::add_to_linker(&mut linker, |cx| cx)?;
+
+        let instance = match linker.instantiate(&mut store, &module) {
+            Ok(i) => i,
+            Err(e) => {
+                return finish(Err(
+                    e.context(format!("failed to instantiate {}", path.display()))
+                ));
+            }
+        };
+
+        let exports: Vec<String> = module.exports().map(|e| e.name.to_string()).collect();
+        let has = |name: &str| exports.iter().any(|e| e == name);
+        let is_command = has("_start");
+
+        // A reactor is initialised before anything else is called.
+        if !is_command && has("_initialize") {
+            let init = instance
+                .get_func(&mut store, "_initialize")
+                .context("`_initialize` is not a function")?;
+            if let Err(e) = call(&mut store, init, &[], &mut []) {
+                return finish(Err(e.context("failed to invoke `_initialize`")));
+            }
+        }
 
         let (name, func) = match &self.invoke {
             Some(name) => match instance.get_export(&mut store, name) {
@@ -60,24 +186,21 @@ impl RunCommand {
                     .find_map(|n| instance.get_func(&mut store, n).map(|f| (n.to_string(), f)));
                 match default {
                     Some(found) => found,
-                    None if self.args.is_empty() => return Ok(ExitCode::SUCCESS),
-                    None => bail!(
-                        "{} has no `_start` export to pass arguments to; use `--invoke NAME`",
-                        path.display()
-                    ),
+                    // A reactor (or a module without entry point) has nothing more to run.
+                    None => return Ok(ExitCode::SUCCESS),
                 }
             }
         };
 
         let ty = func.ty(&store);
-        if self.invoke.is_some() && self.args.len() != ty.params.len() {
-            bail!(
-                "function `{name}` has type {ty} and takes {} arguments, but {} were given",
-                ty.params.len(),
-                self.args.len()
-            );
-        }
         let params = if self.invoke.is_some() {
+            if self.args.len() != ty.params.len() {
+                bail!(
+                    "function `{name}` has type {ty} and takes {} arguments, but {} were given",
+                    ty.params.len(),
+                    self.args.len()
+                );
+            }
             self.args
                 .iter()
                 .zip(ty.params.iter())
@@ -92,12 +215,60 @@ impl RunCommand {
             bail!("the default export `{name}` takes parameters; use `--invoke NAME ARGS...`");
         };
         let mut results: Vec<Val> = ty.results.iter().map(|t| Val::default_for(*t)).collect();
-        func.call(&mut store, &params, &mut results)
-            .with_context(|| format!("failed to invoke `{name}`"))?;
-        for v in &results {
-            println!("{}", format_val(v));
+        match call(&mut store, func, &params, &mut results) {
+            Ok(()) => {
+                if self.invoke.is_some() {
+                    for v in &results {
+                        println!("{}", format_val(v));
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => finish(Err(e.context(format!("failed to invoke `{name}`")))),
         }
-        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The guest's WASI context from the options.
+    fn wasi_ctx(&self) -> Result<WasiCtx> {
+        let opts = parse_wasi_options(&self.wasi)?;
+        let mut b = WasiCtxBuilder::new();
+        b.inherit_stdio();
+        let argv0 = match &self.argv0 {
+            Some(a) => a.clone(),
+            None => self.module.display().to_string(),
+        };
+        b.arg(argv0);
+        if self.invoke.is_none() {
+            b.args(self.args.iter().cloned());
+        }
+        if opts.inherit_env {
+            b.inherit_env();
+        }
+        for e in &self.envs {
+            match e.split_once('=') {
+                Some((k, v)) => {
+                    if k.is_empty() {
+                        bail!("invalid `--env {e}`: empty variable name");
+                    }
+                    b.env(k, v);
+                }
+                None => {
+                    if let Ok(v) = std::env::var(e) {
+                        b.env(e.as_str(), v);
+                    }
+                }
+            }
+        }
+        for d in &self.dirs {
+            let d = parse_dir(d)?;
+            b.preopened_dir(&d.host, d.guest, d.perms)?;
+        }
+        for addr in &opts.tcplisten {
+            let l = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("failed to listen on {addr}"))?;
+            b.preopened_listener(l);
+        }
+        Ok(b.build())
     }
 
     /// Moves a `--invoke NAME` written right after the module out of the program arguments.
@@ -127,6 +298,35 @@ impl RunCommand {
         self.invoke = Some(name);
         Ok(())
     }
+}
+
+/// Calls `func`; stdout is flushed afterwards so output ordering survives an exit.
+fn call(store: &mut Store<WasiCtx>, func: Func, params: &[Val], results: &mut [Val]) -> Result<()> {
+    let r = func.call(&mut *store, params, results);
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    r
+}
+
+/// Turns the outcome of running guest code into the exit status: `proc_exit` is not an error,
+/// a trap is reported here (message and backtrace) with status 134, anything else goes back
+/// to `main`.
+fn finish(r: Result<()>) -> Result<ExitCode> {
+    let e = match r {
+        Ok(()) => return Ok(ExitCode::SUCCESS),
+        Err(e) => e,
+    };
+    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+        let code = exit.0;
+        let status = (code & 0xff) as u8;
+        let status = if status == 0 && code != 0 { 1 } else { status };
+        return Ok(ExitCode::from(status));
+    }
+    if e.downcast_ref::<Trap>().is_some() {
+        eprintln!("Error: {e:?}");
+        return Ok(ExitCode::from(TRAP_EXIT_STATUS));
+    }
+    Err(e)
 }
 
 /// Parses a command-line argument as a value of type `ty`.

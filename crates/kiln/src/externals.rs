@@ -127,6 +127,17 @@ impl Memory {
         self.vm_mut(&mut store.into().0.opaque).data_mut()
     }
 
+    /// The contents, mutably, together with the store's embedder data (so a host function can
+    /// use both at once, as WASI does with its context and the guest's memory).
+    pub fn data_and_store_mut<'a, T: 'a>(
+        &self,
+        store: impl Into<StoreContextMut<'a, T>>,
+    ) -> (&'a mut [u8], &'a mut T) {
+        let inner = store.into().0;
+        let i = self.0.check(&inner.opaque);
+        (inner.opaque.memories[i].data_mut(), &mut inner.data)
+    }
+
     /// Size in bytes.
     pub fn data_size(&self, store: impl AsContext) -> usize {
         self.vm(&store.as_context().0.opaque).byte_size()

@@ -47,3 +47,35 @@ fn formatting() {
     assert_eq!(format_val(&Val::F64(0.5f64.to_bits())), "0.5");
     assert_eq!(format_val(&Val::F64(f64::NAN.to_bits())), "NaN");
 }
+
+#[test]
+fn dir_args() {
+    let d = parse_dir("data").unwrap();
+    assert_eq!((d.host.as_str(), d.guest.as_str()), ("data", "data"));
+    assert_eq!(d.perms, DirPerms::ReadWrite);
+    let d = parse_dir("/tmp/x::/").unwrap();
+    assert_eq!((d.host.as_str(), d.guest.as_str()), ("/tmp/x", "/"));
+    let d = parse_dir("a::b::ro").unwrap();
+    assert_eq!(
+        (d.host.as_str(), d.guest.as_str(), d.perms),
+        ("a", "b", DirPerms::ReadOnly)
+    );
+    assert_eq!(parse_dir("a::b::rw").unwrap().perms, DirPerms::ReadWrite);
+    assert!(parse_dir("a::b::xx").is_err());
+    assert!(parse_dir("a::b::ro::c").is_err());
+    assert!(parse_dir("::b").is_err());
+}
+
+#[test]
+fn wasi_options() {
+    let o = parse_wasi_options(&["inherit-env,tcplisten=127.0.0.1:0".to_string()]).unwrap();
+    assert!(o.inherit_env);
+    assert_eq!(o.tcplisten, ["127.0.0.1:0"]);
+    assert!(
+        !parse_wasi_options(&["inherit-env=n".to_string()])
+            .unwrap()
+            .inherit_env
+    );
+    assert!(parse_wasi_options(&["bogus".to_string()]).is_err());
+    assert!(parse_wasi_options(&["tcplisten".to_string()]).is_err());
+}
