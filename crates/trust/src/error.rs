@@ -68,6 +68,6 @@ pub enum Error {
     #[error("failed to write the audit log")]
     Audit(#[source] std::io::Error),
     /// The module does not satisfy the load policy.
-    #[error("module refused by the load policy: {}", .0.reason)]
+    #[error("{} refused by the load policy: {}", .0.subject(), .0.reason)]
     Refused(Box<Decision>),
 }

@@ -99,6 +99,16 @@ pub struct Decision {
     pub reason: String,
 }
 
+impl Decision {
+    /// "module `NAME`", or "module" when the name is unknown.
+    pub fn subject(&self) -> String {
+        match &self.module {
+            Some(name) => format!("module `{name}`"),
+            None => "module".to_string(),
+        }
+    }
+}
+
 impl LoadPolicy {
     /// A policy that allows every module (its decisions are still audited).
     pub fn new() -> LoadPolicy {

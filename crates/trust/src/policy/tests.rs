@@ -230,6 +230,14 @@ fn check_refuses_with_the_decision() {
         e.starts_with("module refused by the load policy: module is not signed"),
         "{e}"
     );
+    let e = policy(&[&a], 1)
+        .check(ANSWER, None, Some("dir/answer.wasm"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("module `dir/answer.wasm` refused by the load policy: module is not signed"),
+        "{e}"
+    );
     let signed = sign(ANSWER, &a, None).unwrap();
     assert!(policy(&[&a], 1).check(&signed, None, None).is_ok());
 }
