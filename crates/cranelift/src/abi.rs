@@ -15,15 +15,14 @@ use kiln_environ::{BuiltinFunction, BuiltinType, FuncType, WasmValType};
 pub(crate) const NAMESPACE_FUNC: u32 = 0;
 /// Relocation namespace of a builtin trampoline; the index is `BuiltinFunction::index`.
 pub(crate) const NAMESPACE_BUILTIN: u32 = 1;
+/// Relocation namespace of a libcall stub; the index is `libcalls::index`.
+pub(crate) const NAMESPACE_LIBCALL: u32 = 3;
 
 /// The pointer type of every supported host.
 pub(crate) const POINTER: Type = types::I64;
 
-/// The message of every error about a v128 value or operator.
-pub(crate) const UNSUPPORTED_SIMD: &str = "unsupported: SIMD";
-
-/// The Cranelift type of a wasm value. References are pointer-sized integers (0 is null).
-/// `v128` will map to `I8X16` once SIMD is translated.
+/// The Cranelift type of a wasm value. References are pointer-sized integers (0 is null);
+/// a `v128` is an `I8X16` (operators bitcast it to the lane type they work on).
 pub(crate) fn value_type(ty: WasmValType) -> Result<Type, &'static str> {
     match ty {
         WasmValType::I32 => Ok(types::I32),
@@ -31,7 +30,7 @@ pub(crate) fn value_type(ty: WasmValType) -> Result<Type, &'static str> {
         WasmValType::F32 => Ok(types::F32),
         WasmValType::F64 => Ok(types::F64),
         WasmValType::Ref(_) => Ok(POINTER),
-        WasmValType::V128 => Err(UNSUPPORTED_SIMD),
+        WasmValType::V128 => Ok(types::I8X16),
     }
 }
 

@@ -8,16 +8,17 @@
 //! ```
 //!
 //! Text order: defined functions (in index order), then array-to-wasm trampolines, then
-//! builtin trampolines.
+//! builtin trampolines, then the libcall stubs the functions call (`libcalls.rs`).
 
 use crate::abi;
+use crate::libcalls;
 use crate::link::{CompiledFunction, Linker};
 use crate::trampolines;
 use crate::translate::{self, TranslatedFunction};
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::Function;
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
-use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::settings::{self, Configurable, SettingKind};
 use cranelift_codegen::{CodegenError, Context};
 use cranelift_frontend::FunctionBuilderContext;
 use kiln_environ::{
@@ -59,15 +60,25 @@ impl CraneliftCompiler {
             ("enable_probestack", "false"),
             ("enable_multi_ret_implicit_sret", "true"),
             ("enable_verifier", verifier),
+            // Libcalls become PC-relative calls that the linker resolves to `libcalls.rs`.
+            ("use_colocated_libcalls", "true"),
         ] {
             flags
                 .set(name, value)
                 .map_err(|e| format!("cranelift setting `{name}`: {e}"))?;
         }
-        let isa = cranelift_native::builder()
-            .map_err(|e| format!("unsupported host: {e}"))?
-            .finish(settings::Flags::new(flags))
+        let flags = settings::Flags::new(flags);
+        let host = || cranelift_native::builder().map_err(|e| format!("unsupported host: {e}"));
+        let native = host()?;
+        let mut builder = host()?;
+        apply_cpu_features(&mut builder, &tunables.cpu_features)?;
+        let isa = builder
+            .finish(flags.clone())
             .map_err(|e| format!("cranelift: {e}"))?;
+        let native = native
+            .finish(flags)
+            .map_err(|e| format!("cranelift: {e}"))?;
+        check_host_supports(&*isa, &*native)?;
         if isa.pointer_type() != abi::POINTER {
             return Err("only 64-bit hosts are supported".to_string());
         }
@@ -120,6 +131,66 @@ impl CraneliftCompiler {
             .map_err(|m| compile_error(module, func_index, WasmError::new(start, m)))?;
         Ok((compiled, used_builtins))
     }
+}
+
+/// Applies target CPU feature settings (Cranelift target-setting names such as `has_sse41`)
+/// over the detected host features. Only target settings are accepted: shared settings can
+/// change what the sandbox relies on (frame pointers, probestack, ...).
+fn apply_cpu_features(
+    builder: &mut cranelift_codegen::isa::Builder,
+    features: &[(String, String)],
+) -> Result<(), String> {
+    for (name, value) in features {
+        let setting = builder.iter().find(|s| s.name == name).ok_or_else(|| {
+            let known: Vec<&str> = builder
+                .iter()
+                .filter(|s| matches!(s.kind, SettingKind::Bool))
+                .map(|s| s.name)
+                .collect();
+            format!(
+                "unknown target CPU feature `{name}`; known features are: {}",
+                known.join(", ")
+            )
+        })?;
+        let result = match (setting.kind, value.as_str()) {
+            (SettingKind::Bool | SettingKind::Preset, "") => builder.enable(name),
+            (SettingKind::Preset, "true") => builder.enable(name),
+            (SettingKind::Preset, _) => {
+                return Err(format!(
+                    "invalid value `{value}` for target CPU preset `{name}`: a preset can only \
+                     be enabled"
+                ));
+            }
+            _ => builder.set(name, value),
+        };
+        result
+            .map_err(|e| format!("invalid value `{value}` for target CPU feature `{name}`: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Refuses settings that enable a CPU feature the host lacks: code using it would die with
+/// SIGILL.
+pub(crate) fn check_host_supports(
+    isa: &dyn TargetIsa,
+    native: &dyn TargetIsa,
+) -> Result<(), String> {
+    let native = native.isa_flags();
+    for flag in isa.isa_flags() {
+        if flag.as_bool() != Some(true) {
+            continue;
+        }
+        let supported = native
+            .iter()
+            .any(|n| n.name == flag.name && n.as_bool() == Some(true));
+        if !supported {
+            return Err(format!(
+                "target CPU feature `{}` is enabled but the host CPU does not support it",
+                flag.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn compile_error(module: &ModuleInfo, func_index: u32, error: WasmError) -> CompileError {
@@ -191,6 +262,30 @@ impl Compiler for CraneliftCompiler {
             builtin_code.push((b, code));
         }
 
+        // Stubs for the libcalls the backend emitted (only without SSE4.1 or SSSE3).
+        let mut libcalls_used: Vec<u32> = bodies
+            .iter()
+            .flat_map(|(code, _)| code.named_targets(abi::NAMESPACE_LIBCALL))
+            .collect();
+        libcalls_used.sort_unstable();
+        libcalls_used.dedup();
+        let mut libcall_code = Vec::with_capacity(libcalls_used.len());
+        for &index in &libcalls_used {
+            let err = |m: String| compile_error(module, 0, WasmError::new(0, m));
+            let stub = libcalls::from_index(index)
+                .and_then(|lc| libcalls::stub(self.isa(), lc, &mut fctx))
+                .ok_or_else(|| err(format!("internal error: no stub for libcall {index}")))?;
+            let code = self
+                .codegen(stub)
+                .map_err(|m| err(format!("libcall stub {index}: {m}")))?;
+            if code.named_targets(abi::NAMESPACE_LIBCALL).next().is_some() {
+                return Err(err(format!(
+                    "internal error: libcall stub {index} calls a libcall"
+                )));
+            }
+            libcall_code.push((index, code));
+        }
+
         let link_err =
             |m: String| compile_error(module, 0, WasmError::new(0, format!("link: {m}")));
         let mut linker = Linker::default();
@@ -211,6 +306,11 @@ impl Compiler for CraneliftCompiler {
         for (b, code) in &builtin_code {
             linker
                 .push(code, Some((abi::NAMESPACE_BUILTIN, b.index())))
+                .map_err(link_err)?;
+        }
+        for (index, code) in &libcall_code {
+            linker
+                .push(code, Some((abi::NAMESPACE_LIBCALL, *index)))
                 .map_err(link_err)?;
         }
         let linked = linker.finish().map_err(link_err)?;

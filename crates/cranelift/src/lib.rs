@@ -27,6 +27,7 @@
 
 mod abi;
 mod compiler;
+mod libcalls;
 mod link;
 mod trampolines;
 mod translate;

@@ -1,13 +1,15 @@
 //! Linking: compiled functions concatenated into one position-independent text.
 //!
 //! Each function starts at a 16-byte boundary. Calls between functions of the text
-//! (colocated wasm calls, builtin trampolines) are the only relocations the translator
-//! produces; they are PC-relative and resolved in place, so the text needs no loader. Any
-//! other relocation is an error: it would mean an absolute address slipped into the code.
+//! (colocated wasm calls, builtin trampolines, and the libcall stubs of `libcalls.rs`) are the
+//! only relocations the translator produces; they are PC-relative and resolved in place, so
+//! the text needs no loader. Any other relocation is an error: it would mean an absolute
+//! address slipped into the code.
 //!
 //! Trap offsets and source locations are rebased from function-relative to text-relative.
 
 use crate::abi;
+use crate::libcalls;
 use crate::traps;
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::ir::{ExternalName, Function};
@@ -61,6 +63,13 @@ impl CompiledFunction {
                         index: name.index,
                     }
                 }
+                FinalizedRelocTarget::ExternalName(ExternalName::LibCall(libcall)) => {
+                    Symbol::Named {
+                        namespace: abi::NAMESPACE_LIBCALL,
+                        index: libcalls::index(*libcall)
+                            .ok_or_else(|| format!("unsupported libcall {libcall}"))?,
+                    }
+                }
                 FinalizedRelocTarget::ExternalName(other) => {
                     return Err(format!("unsupported relocation target {other:?}"));
                 }
@@ -93,6 +102,19 @@ impl CompiledFunction {
             relocs,
             traps: trap_list,
             srclocs,
+        })
+    }
+}
+
+impl CompiledFunction {
+    /// The indices of the names in `namespace` this function's relocations refer to.
+    pub fn named_targets(&self, namespace: u32) -> impl Iterator<Item = u32> + '_ {
+        self.relocs.iter().filter_map(move |r| match r.target {
+            Symbol::Named {
+                namespace: n,
+                index,
+            } if n == namespace => Some(index),
+            _ => None,
         })
     }
 }
@@ -182,6 +204,7 @@ fn describe_missing(namespace: u32, index: u32) -> String {
     match namespace {
         abi::NAMESPACE_FUNC => format!("call to function {index}, which has no code"),
         abi::NAMESPACE_BUILTIN => format!("call to builtin {index}, which has no trampoline"),
+        abi::NAMESPACE_LIBCALL => format!("call to libcall {index}, which has no stub"),
         _ => format!("relocation against unknown name {namespace}:{index}"),
     }
 }

@@ -18,11 +18,9 @@ use wasmparser::{
 
 /// The WebAssembly features Kiln validates against: Wasm 2.0 (MVP, mutable globals,
 /// sign extension, non-trapping float-to-int, multi-value, bulk memory, reference types and
-/// 128-bit SIMD), plus extended constant expressions.
+/// 128-bit SIMD), plus relaxed SIMD (part of Wasm 3.0).
 pub fn wasm_features() -> WasmFeatures {
-    let mut f = WasmFeatures::WASM2;
-    f.remove(WasmFeatures::SIMD);
-    f
+    WasmFeatures::WASM2 | WasmFeatures::RELAXED_SIMD
 }
 
 /// Something a module imports or exports, by index in its index space.

@@ -14,6 +14,14 @@ pub struct Tunables {
     pub signals_based_traps: bool,
     /// Cranelift optimisation level: "none", "speed" or "speed_and_size".
     pub opt_level: OptLevel,
+    /// Whether relaxed-SIMD instructions compute the spec's deterministic profile (the same
+    /// result on every host) instead of the fastest result the host allows.
+    pub relaxed_simd_deterministic: bool,
+    /// Target CPU feature settings applied over the host's detected features, in order, as
+    /// Cranelift target-setting names and values (`("has_sse41", "false")`; an empty value
+    /// enables a flag or preset). The compiler accepts only target (ISA) settings and refuses
+    /// to enable a feature the host CPU lacks.
+    pub cpu_features: Vec<(String, String)>,
 }
 
 /// Optimisation level of generated code.
@@ -34,6 +42,8 @@ impl Default for Tunables {
             memory_guard_size: 32 << 20,
             signals_based_traps: true,
             opt_level: OptLevel::Speed,
+            relaxed_simd_deterministic: false,
+            cpu_features: Vec::new(),
         }
     }
 }

@@ -7,8 +7,8 @@ use kiln_environ::{OptLevel, Tunables};
 pub struct Config {
     pub(crate) tunables: Tunables,
     pub(crate) max_wasm_stack: usize,
-    /// Provenance checks on every module's bytes before parsing (see `policy.rs`).
-    pub(crate) load_policy: Option<std::sync::Arc<crate::LoadPolicy>>,
+    /// Whether modules may have several memories (the multi-memory proposal).
+    pub(crate) multi_memory: bool,
 }
 
 impl Default for Config {
@@ -16,7 +16,7 @@ impl Default for Config {
         Config {
             tunables: Tunables::default(),
             max_wasm_stack: 512 * 1024,
-            load_policy: None,
+            multi_memory: false,
         }
     }
 }
@@ -51,6 +51,54 @@ impl Config {
     /// explicit check in the generated code.
     pub fn signals_based_traps(&mut self, enable: bool) -> &mut Self {
         self.tunables.signals_based_traps = enable;
+        self
+    }
+
+    /// Whether modules may define and import more than one memory and name a memory in
+    /// memory instructions (the multi-memory proposal, part of Wasm 3.0). Off by default:
+    /// Wasm 2.0 allows one memory.
+    pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
+        self.multi_memory = enable;
+        self
+    }
+
+    /// The WebAssembly features modules are validated against.
+    pub(crate) fn wasm_features(&self) -> wasmparser::WasmFeatures {
+        let mut features = kiln_environ::wasm_features();
+        features.set(wasmparser::WasmFeatures::MULTI_MEMORY, self.multi_memory);
+        features
+    }
+
+    /// Whether relaxed-SIMD instructions give the spec's deterministic results, the same on
+    /// every host (`true`), or the fastest results this host's CPU allows (`false`, the
+    /// default). Deterministic mode computes `relaxed_madd` unfused, `relaxed_swizzle` as
+    /// `swizzle`, `relaxed_trunc` as `trunc_sat`, `relaxed_laneselect` as `bitselect`,
+    /// `relaxed_min`/`max` as `min`/`max`, `relaxed_q15mulr` saturating, and the relaxed dot
+    /// products as signed products with wrapping 16-bit sums.
+    pub fn relaxed_simd_deterministic(&mut self, enable: bool) -> &mut Self {
+        self.tunables.relaxed_simd_deterministic = enable;
+        self
+    }
+
+    /// Sets a target CPU feature of the code generator by its Cranelift name, over the
+    /// features detected on the host; `value` is `"true"` or `"false"`. For example
+    /// `cranelift_flag_set("has_sse41", "false")` compiles code that runs without SSE4.1
+    /// (slower, same results). Settings apply in order when the [`Engine`](crate::Engine) is
+    /// created; `Engine::new` fails for an unknown name, a non-CPU setting, or a feature the
+    /// host CPU does not have (code using it would crash).
+    pub fn cranelift_flag_set(&mut self, name: &str, value: &str) -> &mut Self {
+        self.tunables
+            .cpu_features
+            .push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Enables a target CPU feature or preset (such as `has_avx2` or `sse42`) by its Cranelift
+    /// name; see [`Config::cranelift_flag_set`].
+    pub fn cranelift_flag_enable(&mut self, name: &str) -> &mut Self {
+        self.tunables
+            .cpu_features
+            .push((name.to_string(), String::new()));
         self
     }
 

@@ -308,6 +308,18 @@ wasm_ty_num! {
     f64 => F64, |v: f64| ValRaw::f64(v.to_bits()), |r: ValRaw| f64::from_bits(r.get_f64());
 }
 
+impl WasmTy for crate::V128 {
+    fn valtype() -> ValType {
+        ValType::V128
+    }
+    fn into_raw(self, _: &StoreOpaque) -> ValRaw {
+        ValRaw::u128(self.as_u128())
+    }
+    fn from_raw(_: &mut StoreOpaque, raw: ValRaw) -> Self {
+        crate::V128::new(raw.get_u128())
+    }
+}
+
 impl WasmTy for Option<Func> {
     fn valtype() -> ValType {
         ValType::FUNCREF

@@ -81,6 +81,13 @@ impl Val {
             _ => None,
         }
     }
+    /// The `v128`, if this is one.
+    pub fn v128(&self) -> Option<V128> {
+        match self {
+            Val::V128(v) => Some(V128(*v)),
+            _ => None,
+        }
+    }
 
     pub(crate) fn to_raw(&self, store: &StoreOpaque) -> ValRaw {
         match self {
@@ -150,9 +157,53 @@ impl From<f64> for Val {
         Val::F64(v.to_bits())
     }
 }
+impl From<V128> for Val {
+    fn from(v: V128) -> Val {
+        Val::V128(v.0)
+    }
+}
 impl From<Func> for Val {
     fn from(f: Func) -> Val {
         Val::FuncRef(Some(f))
+    }
+}
+
+/// A `v128` value: 128 bits, lane 0 in the least significant bits (the little-endian byte
+/// order of memory). Usable with [`TypedFunc`](crate::TypedFunc) and [`Func::wrap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct V128(u128);
+
+impl V128 {
+    /// The vector with bits `bits`.
+    pub const fn new(bits: u128) -> V128 {
+        V128(bits)
+    }
+
+    /// The 128 bits.
+    pub const fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// The vector whose memory bytes are `bytes` (lane 0 first).
+    pub const fn from_le_bytes(bytes: [u8; 16]) -> V128 {
+        V128(u128::from_le_bytes(bytes))
+    }
+
+    /// The memory bytes of the vector (lane 0 first).
+    pub const fn to_le_bytes(self) -> [u8; 16] {
+        self.0.to_le_bytes()
+    }
+}
+
+impl From<u128> for V128 {
+    fn from(bits: u128) -> V128 {
+        V128(bits)
+    }
+}
+
+impl From<V128> for u128 {
+    fn from(v: V128) -> u128 {
+        v.0
     }
 }
 

@@ -6,6 +6,7 @@
 //!
 //! Two reviews required: a wrong offset or a missing check here is a sandbox escape.
 
+use super::simd::SimdIsa;
 use super::{internal, unsupported};
 use crate::abi::{self, POINTER};
 use cranelift_codegen::ir::{
@@ -32,6 +33,8 @@ pub(crate) struct FuncEnv<'m> {
     builtins: HashMap<BuiltinFunction, FuncRef>,
     /// Builtins this function calls, in first-use order.
     pub used_builtins: Vec<BuiltinFunction>,
+    /// What the target offers the SIMD translation.
+    pub simd: SimdIsa,
 }
 
 impl<'m> FuncEnv<'m> {
@@ -40,6 +43,7 @@ impl<'m> FuncEnv<'m> {
         offsets: &'m VMOffsets,
         tunables: &'m Tunables,
         vmctx: Value,
+        simd: SimdIsa,
     ) -> Self {
         FuncEnv {
             module,
@@ -51,6 +55,7 @@ impl<'m> FuncEnv<'m> {
             direct: HashMap::new(),
             builtins: HashMap::new(),
             used_builtins: Vec::new(),
+            simd,
         }
     }
 

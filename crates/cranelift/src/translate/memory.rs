@@ -15,7 +15,8 @@
 //!   `offset + size` alone exceeds the largest possible memory the access is an unconditional
 //!   trap.
 //!
-//! The address is then `base + index + offset`.
+//! The address is then `base + index + offset`. Every scalar and SIMD access (including
+//! `v128.load*_lane`, `*_splat` and `*_zero`) goes through [`FuncTranslator::memory_address`].
 
 use super::FuncTranslator;
 use super::env::offset_imm;
@@ -72,7 +73,11 @@ impl FuncTranslator<'_, '_> {
 
     /// Pops the index operand and returns the checked host address of an access of `size`
     /// bytes, with the flags the access must carry.
-    fn memory_address(&mut self, memarg: &MemArg, size: u8) -> WasmResult<(Value, MemFlagsData)> {
+    pub(super) fn memory_address(
+        &mut self,
+        memarg: &MemArg,
+        size: u8,
+    ) -> WasmResult<(Value, MemFlagsData)> {
         let index = self.pop()?;
         let wasmparser::MemArgTarget::Memory(memory) = memarg.target else {
             return Err(super::unsupported(

@@ -19,6 +19,7 @@ mod control;
 mod env;
 mod memory;
 mod numeric;
+mod simd;
 mod trap;
 
 use crate::abi::{self, POINTER};
@@ -97,7 +98,7 @@ pub(crate) fn translate_function(
     let params = builder.block_params(entry).to_vec();
     let vmctx = params[0];
 
-    let env = FuncEnv::new(module, offsets, tunables, vmctx);
+    let env = FuncEnv::new(module, offsets, tunables, vmctx, simd::SimdIsa::of(isa));
     let mut t = FuncTranslator {
         builder,
         env,
@@ -304,6 +305,7 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
         match ty {
             types::F32 => ins.f32const(Ieee32::with_bits(0)),
             types::F64 => ins.f64const(Ieee64::with_bits(0)),
+            ty if ty.is_vector() => simd::zero(&mut self.builder, ty),
             _ => ins.iconst(ty, 0),
         }
     }
@@ -991,13 +993,13 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
             O::I64Extend16S => self.sign_extend_within(types::I64, types::I16)?,
             O::I64Extend32S => self.sign_extend_within(types::I64, types::I32)?,
 
+            // SIMD and relaxed SIMD: `simd.rs`.
+            ref other if is_simd_operator(other) => self.simd_operator(other)?,
             ref other => {
-                let msg = if is_simd_operator(other) {
-                    abi::UNSUPPORTED_SIMD.to_string()
-                } else {
-                    format!("unsupported: operator {other:?}")
-                };
-                return Err(WasmError::new(self.env.offset, msg));
+                return Err(WasmError::new(
+                    self.env.offset,
+                    format!("unsupported: operator {other:?}"),
+                ));
             }
         }
         Ok(())
