@@ -7,6 +7,8 @@ use kiln_environ::{OptLevel, Tunables};
 pub struct Config {
     pub(crate) tunables: Tunables,
     pub(crate) max_wasm_stack: usize,
+    /// Provenance checks on every module's bytes before parsing (see `policy.rs`).
+    pub(crate) load_policy: Option<std::sync::Arc<crate::LoadPolicy>>,
     /// Whether modules may have several memories (the multi-memory proposal).
     pub(crate) multi_memory: bool,
 }
@@ -16,6 +18,7 @@ impl Default for Config {
         Config {
             tunables: Tunables::default(),
             max_wasm_stack: 512 * 1024,
+            load_policy: None,
             multi_memory: false,
         }
     }

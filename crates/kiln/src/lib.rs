@@ -40,6 +40,8 @@
 //! - [`Func`] / [`TypedFunc`]: call wasm, or define host functions ([`Func::wrap`]) that get a
 //!   [`Caller`].
 //! - [`Memory`], [`Table`], [`Global`]: the other external items.
+//! - [`LoadPolicy`]: provenance (signatures, pinned hashes) checked on a module's bytes before
+//!   they are parsed ([`Config::load_policy`]); the [`trust`] module has the rest.
 //! - Errors are `anyhow::Error`; a trap's root cause is a [`Trap`] with the spec's message,
 //!   and its [`WasmBacktrace`] is attached as context.
 
@@ -53,6 +55,7 @@ mod func;
 mod instance;
 mod linker;
 mod module;
+mod policy;
 pub(crate) mod runtime;
 mod store;
 mod trap;
@@ -66,9 +69,13 @@ pub use instance::Instance;
 pub use kiln_environ::{FuncType, OptLevel};
 pub use linker::{Linker, UnknownImportError};
 pub use module::{ExportType, ExternType, ImportType, Module};
+pub use policy::{LoadPolicy, PinSet, PublicKey};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use values::{ExternRef, RefType, V128, Val, ValType};
+
+/// Module provenance: signatures, keys, pins, load decisions and the audit trail.
+pub use kiln_trust as trust;
 
 /// `Result` with `anyhow::Error`, the error type of every fallible Kiln API.
 pub type Result<T, E = anyhow::Error> = std::result::Result<T, E>;

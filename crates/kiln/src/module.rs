@@ -66,8 +66,9 @@ impl Module {
     /// Compiles a module from its binary or text (`.wat`) form.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
+        crate::policy::check_load(engine, bytes, None, None)?;
         let wasm = wat::parse_bytes(bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Module::from_binary(engine, &wasm)
+        Module::compile(engine, &wasm)
     }
 
     /// Compiles a module from a file holding its binary or text form.
@@ -75,16 +76,23 @@ impl Module {
         let path = path.as_ref();
         let bytes =
             std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+        crate::policy::check_load(engine, &bytes, None, Some(path))?;
         let wasm = wat::parse_bytes(&bytes).map_err(|mut e| {
             e.set_path(path);
             anyhow::anyhow!("{e}")
         })?;
-        Module::from_binary(engine, &wasm)
+        Module::compile(engine, &wasm)
             .with_context(|| format!("failed to compile {}", path.display()))
     }
 
     /// Validates and compiles a module binary.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        crate::policy::check_load(engine, wasm, None, None)?;
+        Module::compile(engine, wasm)
+    }
+
+    /// Validates and compiles a module binary whose bytes passed the engine's load policy.
+    pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         let features = engine.config().wasm_features();
         let translation = kiln_environ::translate_module(wasm, features)?;
         let tunables = &engine.config().tunables;
