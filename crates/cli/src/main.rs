@@ -1,4 +1,5 @@
-//! The `kiln` command-line tool: `kiln run`, `kiln wast` and `kiln inspect`.
+//! The `kiln` command-line tool: `kiln run`, `kiln wast`, `kiln inspect`, and the provenance
+//! commands `kiln keygen`, `kiln sign` and `kiln verify` (`trust.rs`).
 //!
 //! Options follow Wasmtime's conventions: engine settings are `-O key=value`, options come
 //! before the module, and what follows the module belongs to the program. `kiln run` also
@@ -12,6 +13,7 @@
 mod inspect;
 mod opts;
 mod run;
+mod trust;
 mod wast;
 
 use clap::{Args, Parser, Subcommand};
@@ -38,6 +40,12 @@ enum Command {
     Wast(wast::WastCommand),
     /// Print a module's imports, exports and sizes.
     Inspect(inspect::InspectCommand),
+    /// Generate an Ed25519 key pair for signing modules.
+    Keygen(trust::KeygenCommand),
+    /// Sign a module (embedded signature, or detached with `--signature-file`).
+    Sign(trust::SignCommand),
+    /// Verify a module's signatures against trusted public keys.
+    Verify(trust::VerifyCommand),
 }
 
 /// Engine options common to the commands that compile and run code.
@@ -79,6 +87,9 @@ fn main() -> ExitCode {
         Command::Run(cmd) => cmd.execute(),
         Command::Wast(cmd) => cmd.execute(),
         Command::Inspect(cmd) => cmd.execute(),
+        Command::Keygen(cmd) => cmd.execute(),
+        Command::Sign(cmd) => cmd.execute(),
+        Command::Verify(cmd) => cmd.execute(),
     };
     match result {
         Ok(code) => code,

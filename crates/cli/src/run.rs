@@ -30,6 +30,9 @@ pub struct RunCommand {
     #[command(flatten)]
     engine: EngineArgs,
 
+    #[command(flatten)]
+    provenance: crate::trust::ProvenanceArgs,
+
     /// Call the exported function NAME instead of the default export (`_start`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
@@ -142,10 +145,11 @@ impl RunCommand {
     /// Runs the command.
     pub fn execute(mut self) -> Result<ExitCode> {
         self.take_trailing_invoke()?;
-        let config = self.engine.config()?;
+        let config = self.provenance.configure(self.engine.config()?)?;
         let engine = Engine::new(&config)?;
         let path = &self.module;
-        let module = Module::from_file(&engine, path)?;
+        // Refused here, before parsing, unless the provenance options are satisfied.
+        let module: Module = self.provenance.load(&engine, path)?;
         let wasi = self.wasi_ctx()?;
         let mut store = Store::new(&engine, wasi);
         let mut linker: Linker<WasiCtx> = Linker::new(&engine);

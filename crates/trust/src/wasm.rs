@@ -155,6 +155,14 @@ pub struct Layout<'a> {
 /// section named `signature`). Nothing beyond the first section is read.
 pub fn layout(module: &[u8]) -> Result<Layout<'_>, Error> {
     check_header(module)?;
+    // Only a custom section can carry the signature; any other first section is left to the
+    // parser, however malformed.
+    if module.get(HEADER_LEN) != Some(&0) {
+        return Ok(Layout {
+            embedded: None,
+            content_start: HEADER_LEN,
+        });
+    }
     if let Some(first) = sections(module, HEADER_LEN).next() {
         let first = first?;
         if first.is_custom(module, SIGNATURE_SECTION) {

@@ -64,6 +64,12 @@ fn layout_finds_only_a_first_signature_section() {
     let second = module(&[section(1, &[0]), custom("signature", b"DATA")]);
     assert_eq!(layout(&second).unwrap().embedded, None);
 
+    // A malformed first section that is not custom is simply not a signature.
+    let broken = module(&[vec![1, 0xff, 0xff]]);
+    assert_eq!(layout(&broken).unwrap().embedded, None);
+    let broken_custom = module(&[vec![0, 0xff, 0xff]]);
+    assert!(layout(&broken_custom).is_err());
+
     // Only the first section is read: garbage after it does not matter here.
     let mut garbage = signed.clone();
     garbage.extend_from_slice(&[0xff, 0xff, 0xff]);
