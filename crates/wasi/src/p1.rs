@@ -406,6 +406,16 @@ impl WasiCtx {
         }
     }
 
+    /// `spipe` for a descriptor without positions (stdio, sockets), as for `pread` on a pipe.
+    fn positional(&self, fd: u32) -> Result<()> {
+        match self.table.get(fd)?.kind {
+            Kind::Stdin(_) | Kind::Output(_) | Kind::Listener(_) | Kind::Stream(_) => {
+                Err(Errno::Spipe.into())
+            }
+            Kind::File(_) | Kind::Dir(_) => Ok(()),
+        }
+    }
+
     /// The directory `fd`, checking `required` rights and, when `mutates`, that it is not
     /// read-only.
     fn dir(&self, fd: u32, required: u64, mutates: bool) -> Result<&DirDesc> {
@@ -686,6 +696,7 @@ impl WasiCtx {
     ) -> Result<()> {
         let iovs = mem.iovecs(iovs, iovs_len)?;
         mem.check_array::<u32>(out, 1)?;
+        self.positional(fd)?;
         let f = self.file(fd, rights::FD_READ)?;
         let total: u64 = iovs.iter().map(|&(_, l)| u64::from(l)).sum();
         let want = (total as usize).min(MAX_IO_CHUNK);
@@ -744,6 +755,7 @@ impl WasiCtx {
         let iovs = mem.iovecs(iovs, iovs_len)?;
         mem.check_array::<u32>(out, 1)?;
         let data = gather(mem, &iovs)?;
+        self.positional(fd)?;
         let f = self.file(fd, rights::FD_WRITE)?;
         if offset
             .checked_add(data.len() as u64)
@@ -1140,7 +1152,11 @@ impl WasiCtx {
         let path = mem.str(path, len)?;
         check_path(path)?;
         let d = self.dir(fd, rights::PATH_REMOVE_DIRECTORY, true)?;
-        d.dir.remove_dir(path)?;
+        // `rmdir("dir/")` works on POSIX; cap-std wants the name without the slash (a
+        // non-directory is still `notdir`).
+        let trimmed = path.trim_end_matches('/');
+        d.dir
+            .remove_dir(if trimmed.is_empty() { path } else { trimmed })?;
         Ok(())
     }
 

@@ -219,11 +219,17 @@ impl WasiCtx {
                 } else {
                     0
                 };
+                // The bytes waiting to be read, when the host can tell (pipes, sockets, ttys).
+                let nbytes = if kind == event::FD_READ {
+                    rustix::io::ioctl_fionread(pfd.as_fd()).unwrap_or(1)
+                } else {
+                    1
+                };
                 ready.push(Event {
                     userdata: sub.userdata,
                     error,
                     kind,
-                    nbytes: 1,
+                    nbytes,
                     flags: hup,
                 });
             }

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Rebuilds the WASI test guests (*.c -> *.wasm) in this directory. The built modules are
+# committed, so `cargo test` needs no C toolchain; rerun this after changing a source.
+# Needs clang with the wasm32 target and wasi-libc (Debian:
+# apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32).
+set -eu
+cd "$(dirname "$0")"
+for src in *.c; do
+    clang --target=wasm32-wasi -O2 -s -Wall -Werror -o "${src%.c}.wasm" "$src"
+done
