@@ -105,3 +105,14 @@ fn refuses_what_it_cannot_sign() {
             .contains("65 parts")
     );
 }
+
+#[test]
+fn crate_doc_example() {
+    // The example in `lib.rs` (doctests are off for this crate).
+    let key = KeyPair::from_seed(&[7; 32]);
+    let module = b"\0asm\x01\0\0\0";
+    let signed = sign(module, &key, Some(&key.public().key_id())).unwrap();
+    let policy = crate::LoadPolicy::require_signature([key.public()], 1).unwrap();
+    assert!(policy.evaluate(&signed, None, Some("m.wasm")).allowed);
+    assert!(!policy.evaluate(module, None, Some("m.wasm")).allowed);
+}
