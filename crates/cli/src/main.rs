@@ -35,7 +35,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a WebAssembly module (`.wasm` or `.wat`).
-    Run(run::RunCommand),
+    Run(Box<run::RunCommand>),
     /// Run `.wast` spec test scripts.
     Wast(wast::WastCommand),
     /// Print a module's imports, exports and sizes.
@@ -55,11 +55,17 @@ struct EngineArgs {
     /// memory-reservation=BYTES, memory-guard-size=BYTES, signals-based-traps=y|n.
     #[arg(short = 'O', long = "optimize", value_name = "KEY=VALUE[,...]")]
     optimize: Vec<String>,
+    /// Code generator setting (repeatable, or comma-separated): cranelift-<setting>[=<value>]
+    /// sets a target CPU feature, e.g. cranelift-has-sse41=false.
+    #[arg(short = 'C', long = "codegen", value_name = "KEY[=VALUE][,...]")]
+    codegen: Vec<String>,
 }
 
 impl EngineArgs {
     fn config(&self) -> anyhow::Result<kiln::Config> {
-        Ok(opts::EngineOptions::parse(&self.optimize)?.config())
+        let mut config = opts::EngineOptions::parse(&self.optimize)?.config();
+        opts::CodegenOptions::parse(&self.codegen)?.apply(&mut config);
+        Ok(config)
     }
 }
 

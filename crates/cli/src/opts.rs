@@ -137,5 +137,53 @@ pub fn parse_bytes(s: &str) -> Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("`{s}` bytes does not fit in 64 bits"))
 }
 
+/// Code generator settings given with `-C`, Wasmtime's spellings. Only
+/// `cranelift-<setting>[=<value>]` is accepted: it sets a target CPU feature of Cranelift
+/// (`-C cranelift-has-sse41=false`, `-C cranelift-has-avx2`); dashes in the setting name
+/// become underscores, and a setting without a value is enabled. `Engine::new` refuses unknown
+/// features and features the host CPU lacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodegenOptions {
+    /// Cranelift settings in order: name (with underscores) and value (`None`: enable).
+    pub cranelift: Vec<(String, Option<String>)>,
+}
+
+impl CodegenOptions {
+    /// Parses every `-C` argument, in order.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Self> {
+        let mut opts = CodegenOptions::default();
+        for arg in args {
+            for item in arg.as_ref().split(',') {
+                let item = item.trim();
+                if item.is_empty() {
+                    continue;
+                }
+                let (key, value) = match item.split_once('=') {
+                    Some((k, v)) => (k.trim(), Some(v.trim().to_string())),
+                    None => (item, None),
+                };
+                let Some(name) = key.strip_prefix("cranelift-").filter(|n| !n.is_empty()) else {
+                    bail!(
+                        "unknown option `-C {key}`; valid options are: cranelift-<setting>[=<value>], \
+                         such as cranelift-has-sse41=false"
+                    );
+                };
+                opts.cranelift.push((name.replace('-', "_"), value));
+            }
+        }
+        Ok(opts)
+    }
+
+    /// Applies these settings to `config`.
+    pub fn apply(&self, config: &mut Config) {
+        for (name, value) in &self.cranelift {
+            match value {
+                Some(value) => config.cranelift_flag_set(name, value),
+                None => config.cranelift_flag_enable(name),
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -250,3 +250,41 @@ fn run_binary_module() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "42\n");
 }
+
+#[test]
+fn run_simd_on_the_baseline_cpu() {
+    let round = ["@simd.wat", "--invoke", "round", "2.5", "-3.5"];
+    let swizzle = [
+        "@simd.wat",
+        "--invoke",
+        "swizzle",
+        "0x0f0e0d0c0b0a09080706050403020100",
+        "0x00ff10010203040506070809f00a0b0c",
+    ];
+    let expected_round = "3\n-4\n2\n-3\n";
+    let expected_swizzle = "0x000000010203040506070809000a0b0c\n";
+    check_ok(&[&["run"][..], &round].concat(), expected_round);
+    check_ok(&[&["run"][..], &swizzle].concat(), expected_swizzle);
+    let baseline = [
+        "run",
+        "-C",
+        "cranelift-has-sse41=false,cranelift-has-ssse3=false",
+        "-C",
+        "cranelift-has-sse42=false,cranelift-has-avx=false,cranelift-has-avx2=false",
+        "-Ccranelift-has_avx512f=false",
+    ];
+    check_ok(&[&baseline[..], &round].concat(), expected_round);
+    check_ok(&[&baseline[..], &swizzle].concat(), expected_swizzle);
+}
+
+#[test]
+fn run_bad_codegen_option() {
+    check_err(
+        &["run", "-C", "cranelift-has-sse9=false", "@simd.wat"],
+        &["unknown target CPU feature `has_sse9`"],
+    );
+    check_err(
+        &["run", "-C", "opt-level=2", "@simd.wat"],
+        &["unknown option `-C opt-level`"],
+    );
+}

@@ -102,3 +102,34 @@ fn byte_sizes() {
     assert!(parse_bytes("99999999999TiB").is_err());
     assert!(parse_bytes("0xzz").is_err());
 }
+
+#[test]
+fn codegen_cranelift_settings() {
+    let opts = CodegenOptions::parse(&[
+        "cranelift-has-sse41=false,cranelift-has_avx2",
+        "cranelift-has-popcnt = true",
+    ])
+    .unwrap();
+    assert_eq!(
+        opts.cranelift,
+        vec![
+            ("has_sse41".to_string(), Some("false".to_string())),
+            ("has_avx2".to_string(), None),
+            ("has_popcnt".to_string(), Some("true".to_string())),
+        ]
+    );
+    for bad in ["opt-level=2", "cranelift-", "has-sse41=false"] {
+        let err = CodegenOptions::parse(&[bad]).unwrap_err().to_string();
+        assert!(err.contains("unknown option `-C"), "{bad}: {err}");
+    }
+    // A feature Cranelift does not know is refused when the engine is created.
+    let mut config = Config::new();
+    CodegenOptions::parse(&["cranelift-has-sse9=true"])
+        .unwrap()
+        .apply(&mut config);
+    let err = kiln::Engine::new(&config).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("unknown target CPU feature `has_sse9`"),
+        "{err:#}"
+    );
+}
