@@ -65,5 +65,5 @@ pub use keys::{KeyId, KeyPair, PublicKey};
 pub use pins::{Pin, PinSet};
 pub use policy::{Decision, LoadPolicy, PolicySummary};
 pub use sign::{sign, sign_detached};
-pub use verify::{Coverage, Signer, Verification, verify};
+pub use verify::{Coverage, MAX_VERIFICATIONS, Signer, Verification, verify};
 pub use wasm::sha256;

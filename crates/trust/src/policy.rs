@@ -321,6 +321,12 @@ impl LoadPolicy {
                 "; a trusted key signed different content: the module was modified after signing",
             );
         }
+        if v.budget_exhausted {
+            reason.push_str(&format!(
+                "; verification stopped after {} signature checks",
+                crate::verify::MAX_VERIFICATIONS
+            ));
+        }
         if v.unknown_algorithms > 0 {
             reason.push_str(&format!(
                 "; {} signatures use an unknown algorithm",

@@ -18,12 +18,17 @@
 //!
 //! Key ids are hints: a record whose key id is the default id of some trusted key is tried
 //! against those keys only; any other record is tried against every key. Unknown algorithm ids
-//! are counted and skipped.
+//! are counted and skipped. At most [`MAX_VERIFICATIONS`] Ed25519 checks are made per module,
+//! so a signature section stuffed with junk records costs bounded time; records beyond the
+//! budget are not satisfied (which can only make a module fail, never pass).
 
 use crate::Error;
 use crate::format::{ALG_ED25519, SignatureData};
 use crate::keys::{KeyId, PublicKey};
 use crate::wasm::{self, HEADER_LEN};
+
+/// Most Ed25519 verifications made for one module (about 0.2 s of CPU time).
+pub const MAX_VERIFICATIONS: usize = 4096;
 
 /// How much of the content a signature covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,6 +70,8 @@ pub struct Verification {
     /// Valid signatures from the keys over hashes that match neither the whole content nor a
     /// prefix of it (a signature of some other module, or of a modified one).
     pub mismatched: usize,
+    /// Whether records were left unchecked because [`MAX_VERIFICATIONS`] was reached.
+    pub budget_exhausted: bool,
 }
 
 /// Checks the signatures of `module` (embedded, or `detached`) against `keys`.
@@ -89,6 +96,8 @@ pub fn verify(
     let mut best: Vec<Option<Coverage>> = vec![None; keys.len()];
     let mut unknown_algorithms = 0;
     let mut mismatched = 0;
+    let mut budget = MAX_VERIFICATIONS;
+    let mut budget_exhausted = false;
     for set in &data.sets {
         let coverage = if set.hashes.last() == Some(&hashes.whole) {
             Some(Coverage::Whole)
@@ -121,6 +130,11 @@ pub fn verify(
                 if hinted && record.key_id.as_deref() != Some(&key_ids[i].0[..]) {
                     continue;
                 }
+                if budget == 0 {
+                    budget_exhausted = true;
+                    break;
+                }
+                budget -= 1;
                 if key.verify(&message, &record.payload) {
                     signed_by[i] = true;
                     if coverage.is_none() {
@@ -155,6 +169,7 @@ pub fn verify(
         content_len: content.len(),
         unknown_algorithms,
         mismatched,
+        budget_exhausted,
     })
 }
 

@@ -191,3 +191,35 @@ fn mutated_modules_never_panic() {
     }
     assert!(whole > 0);
 }
+
+#[test]
+fn junk_records_cost_bounded_time() {
+    let a = key(1);
+    let signed = sign(ANSWER, &a, None).unwrap();
+    let mut data = embedded(&signed);
+    // 64 sets of 256 junk records without key ids, tried against two keys: 32768 checks
+    // without the budget.
+    let junk = SignatureRecord {
+        key_id: None,
+        alg_id: crate::format::ALG_ED25519,
+        payload: key(9).sign(b"junk").to_vec(),
+    };
+    let set = data.sets[0].clone();
+    data.sets = vec![
+        crate::SignedHashes {
+            hashes: set.hashes.clone(),
+            signatures: vec![junk; 256],
+        };
+        64
+    ];
+    let m = with_data(&signed, &data);
+    let start = std::time::Instant::now();
+    let v = verify(&m, None, &[key(2).public(), key(3).public()]).unwrap();
+    assert!(v.budget_exhausted);
+    assert!(v.signers.is_empty());
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    // A valid signature placed first is still found.
+    data.sets[0].signatures[0] = set.signatures[0].clone();
+    let v = verify(&with_data(&signed, &data), None, &[a.public()]).unwrap();
+    assert_eq!(v.signers.len(), 1);
+}
