@@ -1,5 +1,8 @@
 //! Integration tests of the embedding API: one test binary with a module per area.
 
 mod embed;
+mod epoch;
+mod fuel;
+mod limits;
 mod simd;
 mod traps;

@@ -88,6 +88,9 @@ builtins! {
     /// Raises the error a host function recorded before returning `false` to a wasm-to-host
     /// trampoline. Never returns.
     raise(vmctx: Pointer);
+    /// The engine's epoch reached the store's deadline: runs the store's deadline callback and
+    /// returns the new deadline, or raises the interrupt (or the callback's error).
+    new_epoch(vmctx: Pointer) -> I64;
 }
 
 impl BuiltinFunction {

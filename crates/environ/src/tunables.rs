@@ -14,6 +14,10 @@ pub struct Tunables {
     pub signals_based_traps: bool,
     /// Cranelift optimisation level: "none", "speed" or "speed_and_size".
     pub opt_level: OptLevel,
+    /// Whether compiled code meters fuel (`Config::consume_fuel`).
+    pub consume_fuel: bool,
+    /// Whether compiled code checks the epoch deadline (`Config::epoch_interruption`).
+    pub epoch_interruption: bool,
     /// Whether relaxed-SIMD instructions compute the spec's deterministic profile (the same
     /// result on every host) instead of the fastest result the host allows.
     pub relaxed_simd_deterministic: bool,
@@ -42,6 +46,8 @@ impl Default for Tunables {
             memory_guard_size: 32 << 20,
             signals_based_traps: true,
             opt_level: OptLevel::Speed,
+            consume_fuel: false,
+            epoch_interruption: false,
             relaxed_simd_deterministic: false,
             cpu_features: Vec::new(),
         }

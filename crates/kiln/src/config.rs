@@ -57,6 +57,20 @@ impl Config {
         self
     }
 
+    /// Whether wasm meters fuel (see `Store::set_fuel` and `docs/fuel.md`). Off by default.
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
+        self.tunables.consume_fuel = enable;
+        self
+    }
+
+    /// Whether wasm checks the engine's epoch against the store's deadline at function entry
+    /// and loop headers (see `Engine::increment_epoch`, `Store::set_epoch_deadline`). Off by
+    /// default.
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Self {
+        self.tunables.epoch_interruption = enable;
+        self
+    }
+
     /// Whether modules may define and import more than one memory and name a memory in
     /// memory instructions (the multi-memory proposal, part of Wasm 3.0). Off by default:
     /// Wasm 2.0 allows one memory.

@@ -70,6 +70,19 @@ impl Engine {
         Arc::ptr_eq(&a.inner, &b.inner)
     }
 
+    /// Advances the engine's epoch by one. Callable from any thread; stores whose deadline is
+    /// reached are interrupted at their next function entry or loop header.
+    pub fn increment_epoch(&self) {
+        self.inner
+            .epoch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The engine's current epoch.
+    pub fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// A description of the compilation target and settings.
     pub fn target_description(&self) -> String {
         self.inner.compiler.target_description()

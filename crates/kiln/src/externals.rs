@@ -3,6 +3,7 @@
 use crate::runtime::vm::memory::LinearMemory;
 use crate::runtime::vm::table::Table as VmTable;
 use crate::runtime::vm::vmcontext::{VMGlobalDefinition, VMGlobalRef};
+use crate::runtime::vm::vmstore::{grow_memory, grow_table};
 use crate::store::{GlobalEntry, StoreOpaque, Stored};
 use crate::{AsContext, AsContextMut, Func, StoreContext, StoreContextMut, Val, ValType};
 use anyhow::{Result, bail, ensure};
@@ -88,8 +89,10 @@ pub struct Memory(pub(crate) Stored);
 
 impl Memory {
     /// Creates a memory of type `ty`.
-    pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
-        let store = &mut store.as_context_mut().0.opaque;
+    pub fn new<T>(mut store: impl AsContextMut<Data = T>, ty: MemoryType) -> Result<Memory> {
+        let inner = store.as_context_mut().0;
+        crate::instance::check_initial_memory(inner, &ty)?;
+        let store = &mut inner.opaque;
         let mem = LinearMemory::new(ty, &store.engine.config().tunables)?;
         Ok(Memory::push(store, mem))
     }
@@ -174,12 +177,12 @@ impl Memory {
         }
     }
 
-    /// Grows by `delta` pages, returning the old size in pages.
-    pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
-        match self
-            .vm_mut(&mut store.as_context_mut().0.opaque)
-            .grow(delta)
-        {
+    /// Grows by `delta` pages, returning the old size in pages. The store's limiter applies,
+    /// as for `memory.grow`.
+    pub fn grow<T>(&self, mut store: impl AsContextMut<Data = T>, delta: u64) -> Result<u64> {
+        let inner = store.as_context_mut().0;
+        let index = self.0.check(&inner.opaque);
+        match grow_memory(inner, index, delta)? {
             Some(old) => Ok(old),
             None => bail!("failed to grow memory by {delta} pages"),
         }
@@ -192,8 +195,14 @@ pub struct Table(pub(crate) Stored);
 
 impl Table {
     /// Creates a table of type `ty` with every element set to `init`.
-    pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
-        let store = &mut store.as_context_mut().0.opaque;
+    pub fn new<T>(
+        mut store: impl AsContextMut<Data = T>,
+        ty: TableType,
+        init: Val,
+    ) -> Result<Table> {
+        let inner = store.as_context_mut().0;
+        crate::instance::check_initial_table(inner, &ty)?;
+        let store = &mut inner.opaque;
         init.check(ValType::Ref(ty.element), store)?;
         let init = init.to_raw(store).get_reference();
         let t = VmTable::new(ty, init)?;
@@ -249,13 +258,20 @@ impl Table {
         Ok(())
     }
 
-    /// Grows by `delta` elements set to `init`, returning the old size.
-    pub fn grow(&self, mut store: impl AsContextMut, delta: u64, init: Val) -> Result<u64> {
-        let store = &mut store.as_context_mut().0.opaque;
+    /// Grows by `delta` elements set to `init`, returning the old size. The store's limiter
+    /// applies, as for `table.grow`.
+    pub fn grow<T>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        delta: u64,
+        init: Val,
+    ) -> Result<u64> {
+        let inner = store.as_context_mut().0;
+        let store = &mut inner.opaque;
         let i = self.0.check(store);
         init.check(ValType::Ref(store.tables[i].ty().element), store)?;
         let raw = init.to_raw(store).get_reference();
-        match store.tables[i].grow(delta, raw) {
+        match grow_table(inner, i, delta, raw)? {
             Some(old) => Ok(old),
             None => bail!("failed to grow table by {delta}"),
         }

@@ -8,10 +8,11 @@ use crate::runtime::vm::libcalls;
 use crate::runtime::vm::memory::LinearMemory;
 use crate::runtime::vm::table::Table as VmTable;
 use crate::runtime::vm::vmcontext::ValRaw;
-use crate::store::{StoreOpaque, Stored};
+use crate::runtime::vm::vmstore::VMStore;
+use crate::store::{StoreInner, StoreOpaque, Stored};
 use crate::{AsContextMut, Extern, Func, Global, Memory, Module, Table, TypedFunc};
 use anyhow::{Result, anyhow, bail};
-use kiln_environ::{DataKind, ElemKind, EntityIndex, Trap};
+use kiln_environ::{DataKind, ElemKind, EntityIndex, MemoryType, TableType, Trap};
 use std::sync::Arc;
 
 /// An instantiated module.
@@ -20,13 +21,12 @@ pub struct Instance(pub(crate) Stored);
 
 impl Instance {
     /// Instantiates `module` with `imports` given in the module's import order.
-    pub fn new(
-        mut store: impl AsContextMut,
+    pub fn new<T: 'static>(
+        mut store: impl AsContextMut<Data = T>,
         module: &Module,
         imports: &[Extern],
     ) -> Result<Instance> {
-        let store = &mut store.as_context_mut().0.opaque;
-        instantiate(store, module, imports)
+        instantiate(store.as_context_mut().0, module, imports)
     }
 
     /// The export called `name`.
@@ -184,12 +184,20 @@ fn trap(t: Trap) -> anyhow::Error {
     anyhow::Error::new(t)
 }
 
-pub(crate) fn instantiate(
-    store: &mut StoreOpaque,
+/// Fuel charged for initialising an active element segment: 1, plus 1 per element.
+pub const FUEL_PER_ELEM_SEGMENT: u64 = 1;
+/// Fuel charged for initialising an active data segment: 1, plus 1 per started 64 bytes.
+pub const FUEL_PER_DATA_SEGMENT: u64 = 1;
+/// See [`FUEL_PER_DATA_SEGMENT`].
+pub const DATA_BYTES_PER_FUEL: u64 = 64;
+
+pub(crate) fn instantiate<T: 'static>(
+    inner: &mut StoreInner<T>,
     module: &Module,
     imports: &[Extern],
 ) -> Result<Instance> {
-    if !crate::Engine::same(&store.engine, module.engine()) {
+    let vmstore: *mut dyn VMStore = inner as *mut StoreInner<T>;
+    if !crate::Engine::same(&inner.opaque.engine, module.engine()) {
         bail!("cross-`Engine` instantiation is not currently supported");
     }
     let info = module.info();
@@ -200,6 +208,8 @@ pub(crate) fn instantiate(
             imports.len()
         );
     }
+    check_counts(inner, module)?;
+    let store = &mut inner.opaque;
     for (ext, imp) in imports.iter().zip(info.imports.iter()) {
         check_import(store, ext, &module.entity_type(imp.index)).map_err(|e| {
             anyhow!(
@@ -218,6 +228,7 @@ pub(crate) fn instantiate(
     let epoch = store.engine.inner.epoch.as_ptr() as *const u64;
     let inst = VmInstance::new(
         runtime.clone(),
+        vmstore,
         ctx,
         libcalls::builtins_array(),
         epoch,
@@ -284,13 +295,15 @@ pub(crate) fn instantiate(
     }
 
     // Defined tables.
-    let tunables = store.engine.config().tunables.clone();
+    let tunables = inner.opaque.engine.config().tunables.clone();
     for (i, ty) in m
         .tables
         .iter()
         .enumerate()
         .skip(m.num_imported_tables as usize)
     {
+        check_initial_table(inner, ty)?;
+        let store = &mut inner.opaque;
         let init = match &m.table_inits[i - m.num_imported_tables as usize] {
             Some(e) => store.instances[index].eval_const(e).get_reference(),
             None => 0,
@@ -309,6 +322,8 @@ pub(crate) fn instantiate(
         .enumerate()
         .skip(m.num_imported_memories as usize)
     {
+        check_initial_memory(inner, ty)?;
+        let store = &mut inner.opaque;
         let mem = LinearMemory::new(*ty, &tunables)?;
         let handle = Memory::push(store, mem);
         let inst = &mut store.instances[index];
@@ -319,7 +334,10 @@ pub(crate) fn instantiate(
     // Element segments, then data segments, in order; a failing one traps after the earlier
     // ones took effect.
     for (i, seg) in m.elements.iter().enumerate() {
-        let inst = &mut store.instances[index];
+        if matches!(seg.kind, ElemKind::Active { .. }) {
+            inner.consume_fuel(FUEL_PER_ELEM_SEGMENT + seg.items.len() as u64)?;
+        }
+        let inst = &mut inner.opaque.instances[index];
         match &seg.kind {
             ElemKind::Active { table, offset } => {
                 let off = inst.eval_const(offset).get_i32() as u32 as u64;
@@ -333,7 +351,11 @@ pub(crate) fn instantiate(
         }
     }
     for (i, seg) in m.data.iter().enumerate() {
-        let inst = &mut store.instances[index];
+        if matches!(seg.kind, DataKind::Active { .. }) {
+            let len = seg.data.len() as u64;
+            inner.consume_fuel(FUEL_PER_DATA_SEGMENT + len.div_ceil(DATA_BYTES_PER_FUEL))?;
+        }
+        let inst = &mut inner.opaque.instances[index];
         if let DataKind::Active { memory, offset } = &seg.kind {
             let off = inst.eval_const(offset).get_i32() as u32 as u64;
             inst.memory_init(*memory, i as u32, off, 0, seg.data.len() as u64)
@@ -343,6 +365,7 @@ pub(crate) fn instantiate(
     }
 
     // The start function.
+    let store = &mut inner.opaque;
     if let Some(start) = m.start {
         let func_ref = store.instances[index]
             .func_ref(start)
@@ -352,4 +375,74 @@ pub(crate) fn instantiate(
     }
 
     Ok(Instance(store.stored(index)))
+}
+
+/// Refuses an instantiation that would take the store over its instance, table or memory
+/// count limits.
+fn check_counts<T>(inner: &mut StoreInner<T>, module: &Module) -> Result<()> {
+    let m = module.info();
+    let new_tables = m.tables.len() - m.num_imported_tables as usize;
+    let new_memories = m.memories.len() - m.num_imported_memories as usize;
+    let (instances, tables, memories) = (
+        inner.opaque.instances.len(),
+        inner.opaque.tables.len(),
+        inner.opaque.memories.len(),
+    );
+    let Some(limiter) = inner.limiter_mut() else {
+        return Ok(());
+    };
+    if instances + 1 > limiter.instances() {
+        bail!(
+            "resource limit exceeded: instance count too high at {} (limit {})",
+            instances + 1,
+            limiter.instances()
+        );
+    }
+    if tables + new_tables > limiter.tables() {
+        bail!(
+            "resource limit exceeded: table count too high at {} (limit {})",
+            tables + new_tables,
+            limiter.tables()
+        );
+    }
+    if memories + new_memories > limiter.memories() {
+        bail!(
+            "resource limit exceeded: memory count too high at {} (limit {})",
+            memories + new_memories,
+            limiter.memories()
+        );
+    }
+    Ok(())
+}
+
+/// Asks the limiter whether a new memory of type `ty` may have its minimum size.
+pub(crate) fn check_initial_memory<T>(inner: &mut StoreInner<T>, ty: &MemoryType) -> Result<()> {
+    let Some(limiter) = inner.limiter_mut() else {
+        return Ok(());
+    };
+    let page = kiln_environ::WASM_PAGE_SIZE;
+    let bytes = |pages: u64| usize::try_from(pages.saturating_mul(page)).unwrap_or(usize::MAX);
+    let desired = bytes(ty.minimum);
+    if !limiter.memory_growing(0, desired, ty.maximum.map(bytes))? {
+        bail!(
+            "memory minimum size of {} pages ({desired} bytes) exceeds the store's memory limits",
+            ty.minimum
+        );
+    }
+    Ok(())
+}
+
+/// Asks the limiter whether a new table of type `ty` may have its minimum size.
+pub(crate) fn check_initial_table<T>(inner: &mut StoreInner<T>, ty: &TableType) -> Result<()> {
+    let Some(limiter) = inner.limiter_mut() else {
+        return Ok(());
+    };
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    if !limiter.table_growing(0, size(ty.minimum), ty.maximum.map(size))? {
+        bail!(
+            "table minimum size of {} elements exceeds the store's table limits",
+            ty.minimum
+        );
+    }
+    Ok(())
 }

@@ -53,6 +53,7 @@ mod engine;
 mod externals;
 mod func;
 mod instance;
+mod limits;
 mod linker;
 mod module;
 mod policy;
@@ -67,10 +68,11 @@ pub use externals::{Extern, Global, GlobalType, Memory, MemoryType, Table, Table
 pub use func::{Caller, Func, HostResult, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmTy};
 pub use instance::Instance;
 pub use kiln_environ::{FuncType, OptLevel};
+pub use limits::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 pub use linker::{Linker, UnknownImportError};
 pub use module::{ExportType, ExternType, ImportType, Module};
 pub use policy::{LoadPolicy, PinSet, PublicKey};
-pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
+pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, UpdateDeadline};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use values::{ExternRef, RefType, V128, Val, ValType};
 

@@ -10,6 +10,8 @@ use crate::runtime::vm::instance::Instance as VmInstance;
 use crate::runtime::vm::memory::LinearMemory;
 use crate::runtime::vm::table::Table as VmTable;
 use crate::runtime::vm::vmcontext::{FuncRef, VMGlobalDefinition, VMGlobalRef, VMStoreContext};
+use crate::runtime::vm::vmstore::VMStore;
+use crate::{ResourceLimiter, Trap};
 use kiln_environ::{FuncType, GlobalType};
 use std::any::Any;
 use std::collections::HashMap;
@@ -63,6 +65,71 @@ pub(crate) struct StoreOpaque {
 pub(crate) struct StoreInner<T> {
     pub(crate) opaque: StoreOpaque,
     pub(crate) data: T,
+    limiter: Option<LimiterAccessor<T>>,
+    epoch_callback: Option<EpochCallback<T>>,
+}
+
+type LimiterAccessor<T> = Box<dyn (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync>;
+type EpochCallback<T> =
+    Box<dyn FnMut(StoreContextMut<'_, T>) -> anyhow::Result<UpdateDeadline> + Send + Sync>;
+
+/// What an epoch deadline callback asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateDeadline {
+    /// Keep running, with a new deadline this many epoch ticks from now.
+    Continue(u64),
+}
+
+impl<T> VMStore for StoreInner<T> {
+    fn memory(&mut self, index: usize) -> &mut LinearMemory {
+        &mut self.opaque.memories[index]
+    }
+
+    fn table(&mut self, index: usize) -> &mut VmTable {
+        &mut self.opaque.tables[index]
+    }
+
+    fn limiter(&mut self) -> Option<&mut dyn ResourceLimiter> {
+        let accessor = self.limiter.as_mut()?;
+        Some(accessor(&mut self.data))
+    }
+
+    fn new_epoch(&mut self) -> anyhow::Result<u64> {
+        let Some(mut callback) = self.epoch_callback.take() else {
+            return Err(Trap::Interrupt.into());
+        };
+        let result = callback(StoreContextMut(self));
+        if self.epoch_callback.is_none() {
+            self.epoch_callback = Some(callback);
+        }
+        let UpdateDeadline::Continue(delta) = result?;
+        let epoch = self.opaque.engine.current_epoch();
+        let deadline = epoch.saturating_add(delta);
+        self.opaque.vm_store_context.epoch_deadline = deadline;
+        Ok(deadline)
+    }
+}
+
+impl<T> StoreInner<T> {
+    /// The limiter, for checks made by the embedding API (instantiation, `Memory::new`, ...).
+    pub(crate) fn limiter_mut(&mut self) -> Option<&mut dyn ResourceLimiter> {
+        VMStore::limiter(self)
+    }
+
+    /// Charges `cost` units of fuel for work done outside compiled code (instantiation).
+    pub(crate) fn consume_fuel(&mut self, cost: u64) -> anyhow::Result<()> {
+        if !self.opaque.engine.config().tunables.consume_fuel {
+            return Ok(());
+        }
+        let ctx = &mut self.opaque.vm_store_context;
+        ctx.fuel_consumed = ctx
+            .fuel_consumed
+            .saturating_add(i64::try_from(cost).unwrap_or(i64::MAX));
+        if ctx.fuel_consumed > 0 {
+            return Err(Trap::OutOfFuel.into());
+        }
+        Ok(())
+    }
 }
 
 /// A collection of wasm objects and the embedder's data `T`.
@@ -77,7 +144,7 @@ unsafe impl<T: Send> Send for Store<T> {}
 // SAFETY: `&Store` only allows reads of store-owned data.
 unsafe impl<T: Sync> Sync for Store<T> {}
 
-impl<T> Store<T> {
+impl<T: 'static> Store<T> {
     /// Creates a store for `engine` holding `data`.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         Store {
@@ -102,10 +169,72 @@ impl<T> Store<T> {
                     host_funcs: Vec::new(),
                 },
                 data,
+                limiter: None,
+                epoch_callback: None,
             }),
         }
     }
 
+    /// Gives the store `fuel` units of fuel (replacing what is left). Requires
+    /// `Config::consume_fuel`. Each wasm operator costs the amount in `docs/fuel.md`; running
+    /// out traps with [`Trap::OutOfFuel`].
+    pub fn set_fuel(&mut self, fuel: u64) -> anyhow::Result<()> {
+        self.check_fuel_enabled()?;
+        let fuel = i64::try_from(fuel).unwrap_or(i64::MAX);
+        self.inner.opaque.vm_store_context.fuel_consumed = -fuel;
+        Ok(())
+    }
+
+    /// The fuel left. Requires `Config::consume_fuel`.
+    pub fn get_fuel(&self) -> anyhow::Result<u64> {
+        self.check_fuel_enabled()?;
+        let consumed = self.inner.opaque.vm_store_context.fuel_consumed;
+        Ok(u64::try_from(-consumed.min(0)).unwrap_or(0))
+    }
+
+    fn check_fuel_enabled(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.engine().config().tunables.consume_fuel,
+            "fuel is not enabled in this store's engine (see `Config::consume_fuel`)"
+        );
+        Ok(())
+    }
+
+    /// Sets the epoch deadline `ticks_beyond_current` engine epochs from now. Requires
+    /// `Config::epoch_interruption`. Until a deadline is set, the store never interrupts.
+    pub fn set_epoch_deadline(&mut self, ticks_beyond_current: u64) {
+        let epoch = self.engine().current_epoch();
+        self.inner.opaque.vm_store_context.epoch_deadline =
+            epoch.saturating_add(ticks_beyond_current);
+    }
+
+    /// When the deadline is reached, trap with [`Trap::Interrupt`] (the default).
+    pub fn epoch_deadline_trap(&mut self) {
+        self.inner.epoch_callback = None;
+    }
+
+    /// When the deadline is reached, call `callback`: it returns a new deadline
+    /// ([`UpdateDeadline::Continue`]) or an error, which stops execution with that error.
+    pub fn epoch_deadline_callback(
+        &mut self,
+        callback: impl FnMut(StoreContextMut<'_, T>) -> anyhow::Result<UpdateDeadline>
+        + Send
+        + Sync
+        + 'static,
+    ) {
+        self.inner.epoch_callback = Some(Box::new(callback));
+    }
+
+    /// Installs a resource limiter, reached through the store's data.
+    pub fn limiter(
+        &mut self,
+        accessor: impl (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync + 'static,
+    ) {
+        self.inner.limiter = Some(Box::new(accessor));
+    }
+}
+
+impl<T> Store<T> {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.opaque.engine

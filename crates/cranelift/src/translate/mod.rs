@@ -17,6 +17,7 @@
 
 mod control;
 mod env;
+mod interrupts;
 mod memory;
 mod numeric;
 mod simd;
@@ -107,6 +108,7 @@ pub(crate) fn translate_function(
         locals: Vec::new(),
         reachable: true,
         unreachable_depth: 0,
+        interrupts: Default::default(),
     };
     t.env.offset = start;
 
@@ -132,7 +134,7 @@ pub(crate) fn translate_function(
     }
 
     t.stack_check()?;
-    t.on_function_entry();
+    t.on_function_entry()?;
 
     // The function body is an implicit block whose results are the function's results.
     let results = ty
@@ -156,7 +158,9 @@ pub(crate) fn translate_function(
         validator.op(offset, &op)?;
         t.env.offset = offset;
         t.builder.set_srcloc(SourceLoc::new(offset as u32));
+        t.interrupts_before_op(&op);
         t.operator(&op)?;
+        t.interrupts_after_op(&op);
     }
     reader.finish()?;
     if !t.control.is_empty() {
@@ -189,6 +193,8 @@ pub(crate) struct FuncTranslator<'m, 'f> {
     reachable: bool,
     /// While unreachable: how many `block`/`loop`/`if` were opened since.
     unreachable_depth: u32,
+    /// Fuel and epoch state (see `interrupts.rs`).
+    interrupts: interrupts::Interrupts,
 }
 
 fn block_args(values: &[Value]) -> Vec<BlockArg> {
@@ -198,11 +204,15 @@ fn block_args(values: &[Value]) -> Vec<BlockArg> {
 impl<'m, 'f> FuncTranslator<'m, 'f> {
     // ------------------------------------------------------------ hooks
 
-    /// Hook at function entry, after the stack check (fuel and epoch checks go here).
-    fn on_function_entry(&mut self) {}
+    /// Hook at function entry, after the stack check: fuel and epoch checks.
+    fn on_function_entry(&mut self) -> WasmResult<()> {
+        self.interrupts_at_entry()
+    }
 
-    /// Hook at the start of every loop body (fuel and epoch checks go here).
-    fn on_loop_header(&mut self) {}
+    /// Hook at the start of every loop body: fuel and epoch checks.
+    fn on_loop_header(&mut self) -> WasmResult<()> {
+        self.interrupts_at_loop_header()
+    }
 
     // ------------------------------------------------------------ stack helpers
 
@@ -457,7 +467,7 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
         let header_params = self.builder.block_params(header).to_vec();
         self.stack.extend(header_params);
         self.push_frame(FrameKind::Loop { header }, n, &results)?;
-        self.on_loop_header();
+        self.on_loop_header()?;
         Ok(())
     }
 
@@ -563,6 +573,7 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
             if self.control.is_empty() {
                 // The end of the function body.
                 let values = self.pop_n(frame.num_results)?;
+                self.interrupts_before_return();
                 self.builder.ins().return_(&values);
                 self.reachable = false;
             }
@@ -650,6 +661,7 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
             .map(|f| f.num_results)
             .ok_or_else(|| internal(self.env.offset, "return outside the function"))?;
         let values = self.top(n)?.to_vec();
+        self.interrupts_before_return();
         self.builder.ins().return_(&values);
         self.reachable = false;
         Ok(())

@@ -49,6 +49,8 @@ pub struct Instance {
     pub dropped_data: Vec<bool>,
     /// This instance's index in its store.
     pub store_index: usize,
+    /// The store owning this instance.
+    store: *mut dyn super::vmstore::VMStore,
 }
 
 // SAFETY: raw pointers refer to allocations owned by the same store, which moves between
@@ -60,6 +62,7 @@ impl Instance {
     /// instantiation.
     pub fn new(
         info: Arc<ModuleRuntimeInfo>,
+        store: *mut dyn super::vmstore::VMStore,
         store_ctx: *mut VMStoreContext,
         builtins: *const usize,
         epoch_counter: *const u64,
@@ -84,6 +87,7 @@ impl Instance {
             dropped_elems: vec![false; m.elements.len()],
             dropped_data: vec![false; m.data.len()],
             store_index,
+            store,
             info,
         });
         let me: *mut Instance = &mut *inst;
@@ -96,6 +100,13 @@ impl Instance {
         header.epoch_counter = epoch_counter as *mut _;
         header.instance = me.cast();
         inst
+    }
+
+    /// The store owning this instance. It outlives the instance; dereference it only while
+    /// no other reference into the store is in use (for example in a builtin, after dropping
+    /// the reference to this instance).
+    pub fn store_ptr(&self) -> *mut dyn super::vmstore::VMStore {
+        self.store
     }
 
     /// The instance owning `vmctx`.

@@ -6,6 +6,7 @@
 
 use super::instance::Instance;
 use super::traphandlers;
+use super::vmstore::{VMStore, grow_memory, grow_table};
 use core::ffi::c_void;
 use kiln_environ::{BuiltinFunction, Trap};
 use std::sync::OnceLock;
@@ -24,11 +25,34 @@ fn check(r: Result<(), Trap>) {
     }
 }
 
-extern "C" fn memory_grow(vmctx: *mut c_void, memory: u32, delta: u64) -> u64 {
+/// The store of the instance owning `vmctx`, and the instance's `ids[index]`.
+fn store_and_id<'a>(
+    vmctx: *mut c_void,
+    ids: impl FnOnce(&Instance) -> usize,
+) -> (&'a mut dyn VMStore, usize) {
     let inst = instance(vmctx);
-    // SAFETY: memory pointers are live boxes owned by the store.
-    let mem = unsafe { &mut *inst.memories[memory as usize] };
-    mem.grow(delta).unwrap_or(u64::MAX)
+    let id = ids(inst);
+    let store = inst.store_ptr();
+    // SAFETY: the store outlives its instances; while a builtin runs, the embedder's
+    // exclusive borrow of the store is lent to wasm, and the instance reference above is no
+    // longer used.
+    (unsafe { &mut *store }, id)
+}
+
+/// Raises an error from the store (a limiter's or deadline callback's) as the call's error.
+fn raise_error(error: anyhow::Error) -> ! {
+    // SAFETY: called from a builtin invoked by compiled code; the error moves into the
+    // thread's unwind record, and nothing else here needs dropping.
+    unsafe { traphandlers::raise(Some(traphandlers::UnwindReason::Host(error))) }
+}
+
+extern "C" fn memory_grow(vmctx: *mut c_void, memory: u32, delta: u64) -> u64 {
+    let (store, id) = store_and_id(vmctx, |i| i.memory_ids[memory as usize]);
+    match grow_memory(store, id, delta) {
+        Ok(Some(old)) => old,
+        Ok(None) => u64::MAX,
+        Err(e) => raise_error(e),
+    }
 }
 
 extern "C" fn memory_fill(vmctx: *mut c_void, memory: u32, dst: u64, val: u32, len: u64) {
@@ -96,10 +120,20 @@ extern "C" fn data_drop(vmctx: *mut c_void, data: u32) {
 }
 
 extern "C" fn table_grow(vmctx: *mut c_void, table: u32, delta: u64, init: *mut c_void) -> u64 {
-    let inst = instance(vmctx);
-    // SAFETY: table pointers are live boxes owned by the store.
-    let t = unsafe { &mut *inst.tables[table as usize] };
-    t.grow(delta, init as usize).unwrap_or(u64::MAX)
+    let (store, id) = store_and_id(vmctx, |i| i.table_ids[table as usize]);
+    match grow_table(store, id, delta, init as usize) {
+        Ok(Some(old)) => old,
+        Ok(None) => u64::MAX,
+        Err(e) => raise_error(e),
+    }
+}
+
+extern "C" fn new_epoch(vmctx: *mut c_void) -> u64 {
+    let (store, _) = store_and_id(vmctx, |_| 0);
+    match store.new_epoch() {
+        Ok(deadline) => deadline,
+        Err(e) => raise_error(e),
+    }
 }
 
 extern "C" fn table_fill(vmctx: *mut c_void, table: u32, dst: u64, val: *mut c_void, len: u64) {
@@ -186,6 +220,7 @@ pub fn builtins_array() -> *const usize {
                     BuiltinFunction::elem_drop => elem_drop as *const () as usize,
                     BuiltinFunction::trap => trap as *const () as usize,
                     BuiltinFunction::raise => raise as *const () as usize,
+                    BuiltinFunction::new_epoch => new_epoch as *const () as usize,
                 })
                 .collect()
         })

@@ -16,3 +16,4 @@ pub mod sys;
 pub mod table;
 pub mod traphandlers;
 pub mod vmcontext;
+pub mod vmstore;
