@@ -59,13 +59,23 @@ struct EngineArgs {
     /// sets a target CPU feature, e.g. cranelift-has-sse41=false.
     #[arg(short = 'C', long = "codegen", value_name = "KEY[=VALUE][,...]")]
     codegen: Vec<String>,
+    /// WebAssembly runtime setting KEY=VALUE (repeatable, or comma-separated): fuel=N,
+    /// timeout=DURATION, max-memory-size=BYTES, max-table-elements=N, max-instances=N,
+    /// max-tables=N, max-memories=N, max-wasm-stack=BYTES, trap-on-grow-failure=y|n.
+    #[arg(short = 'W', long = "wasm", value_name = "KEY=VALUE[,...]")]
+    wasm: Vec<String>,
 }
 
 impl EngineArgs {
     fn config(&self) -> anyhow::Result<kiln::Config> {
         let mut config = opts::EngineOptions::parse(&self.optimize)?.config();
         opts::CodegenOptions::parse(&self.codegen)?.apply(&mut config);
+        self.wasm_options()?.apply_to_config(&mut config);
         Ok(config)
+    }
+
+    fn wasm_options(&self) -> anyhow::Result<opts::WasmOptions> {
+        opts::WasmOptions::parse(&self.wasm)
     }
 }
 

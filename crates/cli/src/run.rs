@@ -151,13 +151,22 @@ impl RunCommand {
         // Refused here, before parsing, unless the provenance options are satisfied.
         let module: Module = self.provenance.load(&engine, path)?;
         let wasi = self.wasi_ctx()?;
-        let mut store = Store::new(&engine, wasi);
-        let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-        kiln_wasi::add_to_linker(&mut linker, |cx| cx)?;
+        let wasm_opts = self.engine.wasm_options()?;
+        let state = RunState {
+            wasi,
+            limits: wasm_opts.store_limits(),
+            wasm_opts,
+        };
+        let mut store = Store::new(&engine, state);
+        let wasm_opts = store.data().wasm_opts.clone();
+        wasm_opts.configure_store(&mut store, |s| &mut s.limits)?;
+        let mut linker: Linker<RunState> = Linker::new(&engine);
+        kiln_wasi::add_to_linker(&mut linker, |s: &mut RunState| &mut s.wasi)?;
 
         let instance = match linker.instantiate(&mut store, &module) {
             Ok(i) => i,
             Err(e) => {
+                let e = wasm_opts.explain(e);
                 return finish(Err(
                     e.context(format!("failed to instantiate {}", path.display()))
                 ));
@@ -305,8 +314,10 @@ impl RunCommand {
 }
 
 /// Calls `func`; stdout is flushed afterwards so output ordering survives an exit.
-fn call(store: &mut Store<WasiCtx>, func: Func, params: &[Val], results: &mut [Val]) -> Result<()> {
-    let r = func.call(&mut *store, params, results);
+fn call(store: &mut Store<RunState>, func: Func, params: &[Val], results: &mut [Val]) -> Result<()> {
+    let r = func
+        .call(&mut *store, params, results)
+        .map_err(|e| store.data().wasm_opts.explain(e));
     use std::io::Write;
     let _ = std::io::stdout().flush();
     r
@@ -404,3 +415,11 @@ fn format_val(v: &Val) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// What a `kiln run` store holds: the guest's WASI context, and the `-W` limits (the store's
+/// limiter, when any limit was given).
+struct RunState {
+    wasi: WasiCtx,
+    limits: Option<kiln::StoreLimits>,
+    wasm_opts: crate::opts::WasmOptions,
+}

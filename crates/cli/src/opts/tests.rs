@@ -133,3 +133,54 @@ fn codegen_cranelift_settings() {
         "{err:#}"
     );
 }
+
+#[test]
+fn wasm_options_parse_wasmtime_spellings() {
+    let o = WasmOptions::parse(&[
+        "fuel=1_000,timeout=1.5s",
+        "max-memory-size=64MiB",
+        "max-table-elements=10,max-instances=2,max-tables=3,max-memories=4",
+        "max-wasm-stack=1MiB,trap-on-grow-failure",
+    ])
+    .unwrap();
+    assert_eq!(o.fuel, Some(1000));
+    assert_eq!(o.timeout, Some(std::time::Duration::from_millis(1500)));
+    assert_eq!(o.max_memory_size, Some(64 << 20));
+    assert_eq!(o.max_table_elements, Some(10));
+    assert_eq!(o.max_instances, Some(2));
+    assert_eq!(o.max_tables, Some(3));
+    assert_eq!(o.max_memories, Some(4));
+    assert_eq!(o.max_wasm_stack, Some(1 << 20));
+    assert_eq!(o.trap_on_grow_failure, Some(true));
+    assert!(o.store_limits().is_some());
+    assert!(
+        WasmOptions::parse(&["fuel=1"])
+            .unwrap()
+            .store_limits()
+            .is_none()
+    );
+}
+
+#[test]
+fn wasm_options_reject_bad_values_with_the_key() {
+    let err = WasmOptions::parse(&["fuel=lots"]).unwrap_err().to_string();
+    assert!(err.contains("`-W fuel`"), "{err}");
+    let err = WasmOptions::parse(&["timeout=soon"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`-W timeout`"), "{err}");
+    let err = WasmOptions::parse(&["nope=1"]).unwrap_err().to_string();
+    assert!(err.contains("unknown option `-W nope`"), "{err}");
+}
+
+#[test]
+fn durations() {
+    use std::time::Duration;
+    assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+    assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+    assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+    assert_eq!(parse_duration("10us").unwrap(), Duration::from_micros(10));
+    assert!(parse_duration("-1s").is_err());
+    assert!(parse_duration("1fortnight").is_err());
+    assert!(parse_duration("").is_err());
+}

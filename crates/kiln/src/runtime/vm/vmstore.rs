@@ -43,10 +43,10 @@ pub fn grow_memory(store: &mut dyn VMStore, index: usize, delta: u64) -> Result<
     if delta == 0 {
         return Ok(Some(store.memory(index).pages()));
     }
-    if let Some(limiter) = store.limiter() {
-        if !limiter.memory_growing(current, desired, maximum)? {
-            return Ok(None);
-        }
+    if let Some(limiter) = store.limiter()
+        && !limiter.memory_growing(current, desired, maximum)?
+    {
+        return Ok(None);
     }
     match store.memory(index).grow(delta) {
         Some(old) => Ok(Some(old)),
@@ -81,11 +81,11 @@ pub fn grow_table(
     if delta == 0 {
         return Ok(Some(current));
     }
-    if let Some(limiter) = store.limiter() {
-        let (cur, des) = (current as usize, desired as usize);
-        if !limiter.table_growing(cur, des, declared_max)? {
-            return Ok(None);
-        }
+    let (cur, des) = (current as usize, desired as usize);
+    if let Some(limiter) = store.limiter()
+        && !limiter.table_growing(cur, des, declared_max)?
+    {
+        return Ok(None);
     }
     match store.table(index).grow(delta, init) {
         Some(old) => Ok(Some(old)),
