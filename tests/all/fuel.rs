@@ -158,3 +158,48 @@ fn fuel_apis_require_the_config() {
     assert!(store.set_fuel(1).is_err());
     assert!(store.get_fuel().is_err());
 }
+
+/// The least fuel that lets `fib(n)` finish, found by binary search.
+fn least_fuel_to_finish(config: &Config, n: i32) -> u64 {
+    let engine = Engine::new(config).unwrap();
+    let module = Module::new(&engine, MODULE).unwrap();
+    let finishes = |fuel: u64| {
+        let mut store = Store::new(&engine, ());
+        store.set_fuel(fuel).unwrap();
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let fib = instance.get_typed_func::<i32, i32>(&mut store, "fib").unwrap();
+        match fib.call(&mut store, n) {
+            Ok(_) => true,
+            Err(e) => {
+                assert_eq!(e.downcast_ref::<Trap>(), Some(&Trap::OutOfFuel), "{e:?}");
+                false
+            }
+        }
+    };
+    let (mut lo, mut hi) = (0u64, 1_000_000u64);
+    assert!(finishes(hi));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if finishes(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+#[test]
+fn least_fuel_to_finish_is_the_same_in_every_configuration() {
+    let figures: Vec<u64> = configs().iter().map(|c| least_fuel_to_finish(c, 15)).collect();
+    assert!(figures.iter().all(|&f| f == figures[0]), "{figures:?}");
+    // fib(15) consumes C(15) = 17753. The straight-line run after the last check (function
+    // entry or loop header) may finish beyond the budget, so the least fuel is a little lower:
+    // pinned at 17741.
+    let consumption = consumed(&configs()[0], |store, instance| {
+        let fib = instance.get_typed_func::<i32, i32>(&mut *store, "fib").unwrap();
+        fib.call(&mut *store, 15).unwrap();
+    });
+    assert_eq!(consumption, 17_753);
+    assert_eq!(figures[0], 17_741);
+}
