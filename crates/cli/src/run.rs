@@ -314,7 +314,12 @@ impl RunCommand {
 }
 
 /// Calls `func`; stdout is flushed afterwards so output ordering survives an exit.
-fn call(store: &mut Store<RunState>, func: Func, params: &[Val], results: &mut [Val]) -> Result<()> {
+fn call(
+    store: &mut Store<RunState>,
+    func: Func,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<()> {
     let r = func
         .call(&mut *store, params, results)
         .map_err(|e| store.data().wasm_opts.explain(e));
@@ -337,7 +342,9 @@ fn finish(r: Result<()>) -> Result<ExitCode> {
         let status = if status == 0 && code != 0 { 1 } else { status };
         return Ok(ExitCode::from(status));
     }
-    if e.downcast_ref::<Trap>().is_some() {
+    // A trap, or a host function failing while wasm runs (a bad pointer passed to WASI):
+    // both carry a wasm backtrace.
+    if e.downcast_ref::<Trap>().is_some() || e.downcast_ref::<kiln::WasmBacktrace>().is_some() {
         eprintln!("Error: {e:?}");
         return Ok(ExitCode::from(TRAP_EXIT_STATUS));
     }

@@ -332,7 +332,8 @@ impl WasiCtxBuilder {
         self
     }
 
-    /// Gives the guest a listening TCP socket (for `sock_accept`) as the next descriptor.
+    /// Gives the guest a listening TCP socket (for `sock_accept`); sockets get descriptors
+    /// after all preopened directories.
     pub fn preopened_listener(&mut self, listener: std::net::TcpListener) -> &mut Self {
         self.preopens.push(Preopen::Listener(listener));
         self
@@ -368,7 +369,13 @@ impl WasiCtxBuilder {
             2,
             Desc::new(Kind::Output(b.stderr), stdio_rights(rights::FD_WRITE), 0),
         );
-        for p in b.preopens {
+        // Directories first: wasi-libc scans descriptors from 3 and stops at the first one
+        // that is not a preopened directory.
+        let (dirs, sockets): (Vec<_>, Vec<_>) = b
+            .preopens
+            .into_iter()
+            .partition(|p| matches!(p, Preopen::Dir { .. }));
+        for p in dirs.into_iter().chain(sockets) {
             let desc = match p {
                 Preopen::Dir { dir, guest, perms } => {
                     let readonly = perms == DirPerms::ReadOnly;
