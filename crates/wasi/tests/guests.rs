@@ -200,6 +200,21 @@ fn copy_a_file_inside_a_preopen() {
 }
 
 #[test]
+fn cpp_streams_clocks_and_random_device() {
+    let dir = scratch("cpp");
+    std::fs::write(dir.join("in.txt"), "the cat and the dog and the bird\nthe end\n").unwrap();
+    let o = run(&guest("wordfreq"), |b| {
+        b.args(["wordfreq", "/w/in.txt", "/w/out.txt"]);
+        b.preopened_dir(&dir, "/w", DirPerms::ReadWrite).unwrap();
+    });
+    check_ok(&o, "6 distinct words, top: the (4)\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.txt")).unwrap(),
+        "the 4\nand 2\nbird 1\ncat 1\ndog 1\nend 1\n"
+    );
+}
+
+#[test]
 fn sockets_on_a_preopened_listener() {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
