@@ -196,7 +196,7 @@ pub struct ProvenanceArgs {
     #[arg(long = "pin", value_name = "FILE")]
     pins: Vec<PathBuf>,
 
-    /// Append every load decision (and denied capability) to FILE as JSON lines.
+    /// Append every load decision to FILE as JSON lines (see `docs/security.md`).
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
 }

@@ -14,7 +14,7 @@
 //! let mut config = Config::new();
 //! config.load_policy(LoadPolicy::require_signature(PublicKey::from_file("pk.key")?, 1)?);
 //! let engine = Engine::new(&config)?;
-//! let module = Module::from_file(&engine, "app.wasm")?; // refused unless signed by pk.key
+//! let _module = Module::from_file(&engine, "app.wasm")?; // refused unless signed by pk.key
 //! # Ok(())
 //! # }
 //! ```
