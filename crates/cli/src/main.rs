@@ -61,7 +61,8 @@ struct EngineArgs {
     codegen: Vec<String>,
     /// WebAssembly runtime setting KEY=VALUE (repeatable, or comma-separated): fuel=N,
     /// timeout=DURATION, max-memory-size=BYTES, max-table-elements=N, max-instances=N,
-    /// max-tables=N, max-memories=N, max-wasm-stack=BYTES, trap-on-grow-failure=y|n.
+    /// max-tables=N, max-memories=N, max-wasm-stack=BYTES, trap-on-grow-failure=y|n,
+    /// relaxed-simd-deterministic=y|n, multi-memory=y|n.
     #[arg(short = 'W', long = "wasm", value_name = "KEY=VALUE[,...]")]
     wasm: Vec<String>,
 }

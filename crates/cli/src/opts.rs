@@ -114,6 +114,8 @@ pub const WASM_KEYS: &[(&str, &str)] = &[
     ("max-memories", "N"),
     ("max-wasm-stack", "BYTES"),
     ("trap-on-grow-failure", "y|n"),
+    ("relaxed-simd-deterministic", "y|n"),
+    ("multi-memory", "y|n"),
 ];
 
 /// Runtime settings given with `-W`, Wasmtime's spellings; `None` keeps the default.
@@ -137,6 +139,10 @@ pub struct WasmOptions {
     pub max_wasm_stack: Option<u64>,
     /// `trap-on-grow-failure`: trap instead of returning -1 when growth is refused.
     pub trap_on_grow_failure: Option<bool>,
+    /// `relaxed-simd-deterministic`: relaxed SIMD gives the same results on every host.
+    pub relaxed_simd_deterministic: Option<bool>,
+    /// `multi-memory`: allow several memories per module.
+    pub multi_memory: Option<bool>,
 }
 
 impl WasmOptions {
@@ -192,6 +198,13 @@ impl WasmOptions {
             "trap-on-grow-failure" => {
                 self.trap_on_grow_failure = Some(parse_bool(value).ok_or_else(|| bad("y or n"))?)
             }
+            "relaxed-simd-deterministic" => {
+                self.relaxed_simd_deterministic =
+                    Some(parse_bool(value).ok_or_else(|| bad("y or n"))?)
+            }
+            "multi-memory" => {
+                self.multi_memory = Some(parse_bool(value).ok_or_else(|| bad("y or n"))?)
+            }
             _ => {
                 let valid: Vec<String> =
                     WASM_KEYS.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -207,7 +220,7 @@ impl WasmOptions {
 
 impl WasmOptions {
     /// Applies the engine-level settings: fuel metering, epoch interruption (for a timeout),
-    /// and the maximum wasm stack.
+    /// the maximum wasm stack, relaxed SIMD's mode and multi-memory.
     pub fn apply_to_config(&self, config: &mut Config) {
         if self.fuel.is_some() {
             config.consume_fuel(true);
@@ -217,6 +230,12 @@ impl WasmOptions {
         }
         if let Some(bytes) = self.max_wasm_stack {
             config.max_wasm_stack(usize::try_from(bytes).unwrap_or(usize::MAX));
+        }
+        if let Some(enable) = self.relaxed_simd_deterministic {
+            config.relaxed_simd_deterministic(enable);
+        }
+        if let Some(enable) = self.multi_memory {
+            config.wasm_multi_memory(enable);
         }
     }
 

@@ -288,3 +288,33 @@ fn run_bad_codegen_option() {
         &["unknown option `-C opt-level`"],
     );
 }
+
+#[test]
+fn run_relaxed_simd_deterministic() {
+    // relaxed_swizzle with index 0x11: lane 1 with `pshufb`, zero when deterministic.
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["run"];
+        a.extend_from_slice(extra);
+        a.extend([
+            "@simd.wat",
+            "--invoke",
+            "relaxed_swizzle",
+            "0x0f0e0d0c0b0a09080706050403020100",
+            "0x00000000000000000000000000000011",
+        ]);
+        a
+    };
+    check_ok(
+        &args(&["-W", "relaxed-simd-deterministic"]),
+        "0x00000000000000000000000000000000\n",
+    );
+    check_ok(
+        &args(&[
+            "-W",
+            "relaxed-simd-deterministic=y",
+            "-C",
+            "cranelift-has-ssse3=false",
+        ]),
+        "0x00000000000000000000000000000000\n",
+    );
+}

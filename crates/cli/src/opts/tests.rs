@@ -184,3 +184,18 @@ fn durations() {
     assert!(parse_duration("1fortnight").is_err());
     assert!(parse_duration("").is_err());
 }
+
+#[test]
+fn wasm_simd_and_multi_memory_keys() {
+    let opts = WasmOptions::parse(&["relaxed-simd-deterministic,multi-memory=n"]).unwrap();
+    assert_eq!(opts.relaxed_simd_deterministic, Some(true));
+    assert_eq!(opts.multi_memory, Some(false));
+    let err = WasmOptions::parse(&["relaxed-simd-deterministic=maybe"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("-W relaxed-simd-deterministic"), "{err}");
+    let err = WasmOptions::parse(&["simd-please"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("relaxed-simd-deterministic=y|n"), "{err}");
+}
