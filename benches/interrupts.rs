@@ -63,13 +63,20 @@ fn setup(mode: &Mode) -> (Store<()>, TypedFunc<i32, i32>, TypedFunc<i32, i32>) {
 }
 
 fn bench(c: &mut Criterion) {
-    for (name, mode) in [("none", Mode::None), ("epochs", Mode::Epochs), ("fuel", Mode::Fuel)] {
+    for (name, mode) in [
+        ("none", Mode::None),
+        ("epochs", Mode::Epochs),
+        ("fuel", Mode::Fuel),
+    ] {
         let (mut store, fib, lp) = setup(&mode);
         c.bench_function(&format!("fib25/{name}"), |b| {
             b.iter(|| fib.call(&mut store, std::hint::black_box(25)).unwrap())
         });
         c.bench_function(&format!("loop10M/{name}"), |b| {
-            b.iter(|| lp.call(&mut store, std::hint::black_box(10_000_000)).unwrap())
+            b.iter(|| {
+                lp.call(&mut store, std::hint::black_box(10_000_000))
+                    .unwrap()
+            })
         });
     }
 }

@@ -167,7 +167,9 @@ fn least_fuel_to_finish(config: &Config, n: i32) -> u64 {
         let mut store = Store::new(&engine, ());
         store.set_fuel(fuel).unwrap();
         let instance = Instance::new(&mut store, &module, &[]).unwrap();
-        let fib = instance.get_typed_func::<i32, i32>(&mut store, "fib").unwrap();
+        let fib = instance
+            .get_typed_func::<i32, i32>(&mut store, "fib")
+            .unwrap();
         match fib.call(&mut store, n) {
             Ok(_) => true,
             Err(e) => {
@@ -191,13 +193,18 @@ fn least_fuel_to_finish(config: &Config, n: i32) -> u64 {
 
 #[test]
 fn least_fuel_to_finish_is_the_same_in_every_configuration() {
-    let figures: Vec<u64> = configs().iter().map(|c| least_fuel_to_finish(c, 15)).collect();
+    let figures: Vec<u64> = configs()
+        .iter()
+        .map(|c| least_fuel_to_finish(c, 15))
+        .collect();
     assert!(figures.iter().all(|&f| f == figures[0]), "{figures:?}");
     // fib(15) consumes C(15) = 17753. The straight-line run after the last check (function
     // entry or loop header) may finish beyond the budget, so the least fuel is a little lower:
     // pinned at 17741.
     let consumption = consumed(&configs()[0], |store, instance| {
-        let fib = instance.get_typed_func::<i32, i32>(&mut *store, "fib").unwrap();
+        let fib = instance
+            .get_typed_func::<i32, i32>(&mut *store, "fib")
+            .unwrap();
         fib.call(&mut *store, 15).unwrap();
     });
     assert_eq!(consumption, 17_753);

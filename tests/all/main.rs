@@ -1,5 +1,6 @@
 //! Integration tests of the embedding API: one test binary with a module per area.
 
+mod artifacts;
 mod embed;
 mod epoch;
 mod fuel;

@@ -55,6 +55,59 @@ impl Default for Tunables {
 }
 
 impl Tunables {
+    /// Every setting as a `(name, value)` pair, for artifact fingerprints: a precompiled
+    /// artifact records these and a loader compares them one by one, so a mismatch names the
+    /// setting that differs. The exhaustive destructuring makes a new field a compile error
+    /// here until it is part of the fingerprint.
+    pub fn fingerprint(&self) -> Vec<(String, String)> {
+        let Tunables {
+            memory_reservation,
+            memory_guard_size,
+            signals_based_traps,
+            opt_level,
+            consume_fuel,
+            epoch_interruption,
+            relaxed_simd_deterministic,
+            cpu_features,
+        } = self;
+        let mut out = vec![
+            (
+                "memory-reservation".to_string(),
+                memory_reservation.to_string(),
+            ),
+            (
+                "memory-guard-size".to_string(),
+                memory_guard_size.to_string(),
+            ),
+            (
+                "signals-based-traps".to_string(),
+                signals_based_traps.to_string(),
+            ),
+            ("opt-level".to_string(), format!("{opt_level:?}")),
+            ("consume-fuel".to_string(), consume_fuel.to_string()),
+            (
+                "epoch-interruption".to_string(),
+                epoch_interruption.to_string(),
+            ),
+            (
+                "relaxed-simd-deterministic".to_string(),
+                relaxed_simd_deterministic.to_string(),
+            ),
+        ];
+        let features: Vec<String> = cpu_features
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
+        out.push(("cpu-feature-settings".to_string(), features.join(",")));
+        out
+    }
+
     /// Whether a 32-bit memory access at `index + offset` of `size` bytes can rely on the guard
     /// region alone: the largest possible effective address, `u32::MAX + offset + size`, lies
     /// inside reservation + guard, and faults there become traps.

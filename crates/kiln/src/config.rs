@@ -11,7 +11,32 @@ pub struct Config {
     pub(crate) load_policy: Option<std::sync::Arc<crate::LoadPolicy>>,
     /// Whether modules may have several memories (the multi-memory proposal).
     pub(crate) multi_memory: bool,
+    /// Where the key that authenticates precompiled artifacts comes from.
+    pub(crate) artifact_key: ArtifactKeySource,
+    /// The compile cache, if enabled.
+    pub(crate) cache: Option<CacheConfig>,
 }
+
+/// Where an engine's artifact key comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum ArtifactKeySource {
+    /// The per-user key file (`ArtifactKey::default_path`), created on first use.
+    Default,
+    /// A key file at this path, created on first use.
+    File(std::path::PathBuf),
+    /// This key.
+    Key(crate::ArtifactKey),
+}
+
+/// The compile cache's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct CacheConfig {
+    pub(crate) dir: std::path::PathBuf,
+    pub(crate) max_size: u64,
+}
+
+/// The default bound on the compile cache's size: 1 GiB.
+pub const DEFAULT_CACHE_MAX_SIZE: u64 = 1 << 30;
 
 impl Default for Config {
     fn default() -> Self {
@@ -20,6 +45,8 @@ impl Default for Config {
             max_wasm_stack: 512 * 1024,
             load_policy: None,
             multi_memory: false,
+            artifact_key: ArtifactKeySource::Default,
+            cache: None,
         }
     }
 }
@@ -116,6 +143,39 @@ impl Config {
         self.tunables
             .cpu_features
             .push((name.to_string(), String::new()));
+        self
+    }
+
+    /// Authenticate precompiled artifacts (and cache entries) with the key in this file
+    /// instead of the per-user default; the file is created (mode 0600) on first use.
+    pub fn artifact_key_file(&mut self, path: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.artifact_key = ArtifactKeySource::File(path.into());
+        self
+    }
+
+    /// Authenticate precompiled artifacts (and cache entries) with this key.
+    pub fn artifact_key(&mut self, key: crate::ArtifactKey) -> &mut Self {
+        self.artifact_key = ArtifactKeySource::Key(key);
+        self
+    }
+
+    /// Enables the compile cache in `dir` (`None` disables it, the default): compiling a module
+    /// an engine with the same settings compiled before loads the authenticated artifact
+    /// instead. Entries are bounded by [`Config::cache_max_size`].
+    pub fn cache_dir(&mut self, dir: Option<std::path::PathBuf>) -> &mut Self {
+        let max_size = self
+            .cache
+            .as_ref()
+            .map_or(DEFAULT_CACHE_MAX_SIZE, |c| c.max_size);
+        self.cache = dir.map(|dir| CacheConfig { dir, max_size });
+        self
+    }
+
+    /// The most bytes the compile cache keeps (least recently used entries go first).
+    pub fn cache_max_size(&mut self, bytes: u64) -> &mut Self {
+        if let Some(c) = &mut self.cache {
+            c.max_size = bytes;
+        }
         self
     }
 

@@ -21,6 +21,9 @@ pub(crate) struct EngineInner {
     types: RwLock<TypeRegistry>,
     host_trampolines: Mutex<HashMap<u32, (Arc<CodeMemory>, usize)>>,
     pub(crate) epoch: AtomicU64,
+    fingerprint: std::sync::OnceLock<String>,
+    artifact_key: std::sync::OnceLock<Result<crate::ArtifactKey, String>>,
+    pub(crate) cache_stats: crate::cache::Stats,
 }
 
 #[derive(Default)]
@@ -56,6 +59,9 @@ impl Engine {
                 types: RwLock::new(TypeRegistry::default()),
                 host_trampolines: Mutex::new(HashMap::new()),
                 epoch: AtomicU64::new(0),
+                fingerprint: std::sync::OnceLock::new(),
+                artifact_key: std::sync::OnceLock::new(),
+                cache_stats: Default::default(),
             }),
         })
     }
@@ -81,6 +87,71 @@ impl Engine {
     /// The engine's current epoch.
     pub fn current_epoch(&self) -> u64 {
         self.inner.epoch.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Everything that makes code compiled by this engine differ from another engine's, as
+    /// `name=value` lines: the Kiln version, the target and every code generator setting, every
+    /// tunable, and the enabled wasm features. Precompiled artifacts record it.
+    pub fn fingerprint(&self) -> &str {
+        self.inner.fingerprint.get_or_init(|| {
+            let mut lines = vec![format!("kiln-version={}", env!("CARGO_PKG_VERSION"))];
+            let target = self.inner.compiler.target_description();
+            let mut tokens = target.split_whitespace();
+            if let Some(triple) = tokens.next() {
+                lines.push(format!("target={triple}"));
+            }
+            for t in tokens {
+                match t.split_once('=') {
+                    Some((k, v)) => lines.push(format!("cranelift.{k}={v}")),
+                    None => lines.push(format!("cranelift.{t}=")),
+                }
+            }
+            for (k, v) in self.config().tunables.fingerprint() {
+                lines.push(format!("{k}={v}"));
+            }
+            lines.push(format!("wasm-features={:?}", self.config().wasm_features()));
+            lines.join("\n")
+        })
+    }
+
+    /// The key that authenticates this engine's precompiled artifacts and cache entries
+    /// (loaded, or created, on first use).
+    pub fn artifact_key(&self) -> anyhow::Result<crate::ArtifactKey> {
+        use crate::config::ArtifactKeySource;
+        self.inner
+            .artifact_key
+            .get_or_init(|| {
+                let r = match &self.config().artifact_key {
+                    ArtifactKeySource::Key(k) => Ok(k.clone()),
+                    ArtifactKeySource::File(p) => crate::ArtifactKey::load_or_create(p),
+                    ArtifactKeySource::Default => crate::ArtifactKey::default_path()
+                        .and_then(|p| crate::ArtifactKey::load_or_create(&p)),
+                };
+                r.map_err(|e| format!("{e:#}"))
+            })
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// Compiles `wasm` (binary or text) into an authenticated precompiled artifact, as
+    /// `kiln compile` writes it; load it with [`Module::deserialize`](crate::Module::deserialize).
+    pub fn precompile(&self, wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+        crate::policy::check_load(self, wasm, None, None)?;
+        let wasm = wat::parse_bytes(wasm).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (_, code) = crate::module::compile_code(self, &wasm)?;
+        let key = self.artifact_key()?;
+        Ok(crate::artifact::write(
+            self.fingerprint(),
+            &wasm,
+            &code,
+            &key,
+        ))
+    }
+
+    /// Counts of the compile cache's hits, misses and refused (tampered or foreign) entries
+    /// since this engine was created.
+    pub fn cache_stats(&self) -> crate::CacheStats {
+        self.inner.cache_stats.snapshot()
     }
 
     /// A description of the compilation target and settings.

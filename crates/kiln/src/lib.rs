@@ -48,6 +48,8 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod artifact;
+mod cache;
 mod config;
 mod engine;
 mod externals;
@@ -62,7 +64,9 @@ mod store;
 mod trap;
 mod values;
 
-pub use config::Config;
+pub use artifact::{ArtifactKey, is_artifact};
+pub use cache::CacheStats;
+pub use config::{Config, DEFAULT_CACHE_MAX_SIZE};
 pub use engine::Engine;
 pub use externals::{Extern, Global, GlobalType, Memory, MemoryType, Table, TableType};
 pub use func::{Caller, Func, HostResult, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmTy};

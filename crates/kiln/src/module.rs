@@ -1,11 +1,12 @@
 //! `Module`: a validated, compiled module, shareable across stores of its engine.
 
 use crate::Engine;
+use crate::artifact;
 use crate::runtime::vm::code_memory::{CodeMemory, CodeMetadata};
 use crate::runtime::vm::instance::ModuleRuntimeInfo;
 use anyhow::{Context, Result};
 use kiln_environ::{
-    EntityIndex, FuncType, GlobalType, MemoryType, ModuleInfo, TableType, VMOffsets,
+    CompiledCode, EntityIndex, FuncType, GlobalType, MemoryType, ModuleInfo, TableType, VMOffsets,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub struct Module {
 pub(crate) struct ModuleInner {
     pub(crate) engine: Engine,
     pub(crate) runtime: Arc<ModuleRuntimeInfo>,
+    /// The module binary, kept for `serialize`.
+    wasm: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for Module {
@@ -66,6 +69,9 @@ impl Module {
     /// Compiles a module from its binary or text (`.wat`) form.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
+        if artifact::is_artifact(bytes) {
+            return Module::deserialize(engine, bytes);
+        }
         crate::policy::check_load(engine, bytes, None, None)?;
         let wasm = wat::parse_bytes(bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
         Module::compile(engine, &wasm)
@@ -76,6 +82,10 @@ impl Module {
         let path = path.as_ref();
         let bytes =
             std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+        if artifact::is_artifact(&bytes) {
+            return Module::deserialize(engine, &bytes)
+                .with_context(|| format!("failed to load {}", path.display()));
+        }
         crate::policy::check_load(engine, &bytes, None, Some(path))?;
         let wasm = wat::parse_bytes(&bytes).map_err(|mut e| {
             e.set_path(path);
@@ -87,20 +97,30 @@ impl Module {
 
     /// Validates and compiles a module binary.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        if artifact::is_artifact(wasm) {
+            return Module::deserialize(engine, wasm);
+        }
         crate::policy::check_load(engine, wasm, None, None)?;
         Module::compile(engine, wasm)
     }
 
-    /// Validates and compiles a module binary whose bytes passed the engine's load policy.
+    /// Validates and compiles a module binary whose bytes passed the engine's load policy,
+    /// through the compile cache when the engine has one.
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
-        let features = engine.config().wasm_features();
-        let translation = kiln_environ::translate_module(wasm, features)?;
-        let tunables = &engine.config().tunables;
-        let code = engine
-            .inner
-            .compiler
-            .compile_module(&translation, tunables)?;
-        let module = translation.module;
+        if engine.config().cache.is_some() {
+            return crate::cache::get_or_compile(engine, wasm);
+        }
+        let (info, code) = compile_code(engine, wasm)?;
+        Module::from_parts(engine, wasm.into(), info, code)
+    }
+
+    /// Publishes compiled code for `info` and builds the module.
+    pub(crate) fn from_parts(
+        engine: &Engine,
+        wasm: Arc<[u8]>,
+        module: ModuleInfo,
+        code: CompiledCode,
+    ) -> Result<Module> {
         let num_imported = module.num_imported_funcs;
         let func_indices: Vec<u32> = (0..module.num_defined_funcs())
             .map(|i| i + num_imported)
@@ -125,8 +145,69 @@ impl Module {
                     type_ids,
                     code,
                 }),
+                wasm,
             }),
         })
+    }
+
+    /// This module as an authenticated precompiled artifact (what `kiln compile` writes),
+    /// keyed by the engine's artifact key.
+    pub fn serialize(&self) -> Result<Vec<u8>> {
+        let engine = self.engine();
+        let key = engine.artifact_key()?;
+        Ok(artifact::write(
+            engine.fingerprint(),
+            &self.inner.wasm,
+            self.inner.runtime.code.code(),
+            &key,
+        ))
+    }
+
+    /// Loads a precompiled artifact made by an engine with the same settings. The artifact's
+    /// MAC is checked with the engine's artifact key before anything else, so a modified
+    /// artifact, or one made with another key, is refused before any of it is parsed or made
+    /// executable; a different Kiln version, target, setting or feature set is refused with an
+    /// error naming it. The engine's load policy applies to the module it was compiled from.
+    pub fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+        let key = engine.artifact_key()?;
+        artifact::verify(bytes, &key)?;
+        Module::from_artifact(engine, bytes)
+    }
+
+    /// Like [`Module::deserialize`], reading the artifact from `path`.
+    pub fn deserialize_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes =
+            std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+        Module::deserialize(engine, &bytes)
+            .with_context(|| format!("failed to load {}", path.display()))
+    }
+
+    /// Loads a precompiled artifact WITHOUT checking that it was made with this engine's
+    /// artifact key.
+    ///
+    /// # Safety
+    ///
+    /// The artifact's machine code runs in this process with no further checks: the caller
+    /// must know the bytes were produced by `Engine::precompile`/`Module::serialize` of a
+    /// trusted Kiln and not modified since. Structure, fingerprint and source hash are still
+    /// checked.
+    pub unsafe fn deserialize_unauthenticated(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+        Module::from_artifact(engine, bytes)
+    }
+
+    fn from_artifact(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+        let a = artifact::parse(bytes)?;
+        artifact::check_fingerprint(a.fingerprint, engine.fingerprint())?;
+        crate::policy::check_load(engine, a.wasm, None, None)?;
+        let translation = kiln_environ::translate_module(a.wasm, engine.config().wasm_features())?;
+        let info = translation.module;
+        if a.code.functions.len() != info.num_defined_funcs() as usize
+            || a.code.array_to_wasm_trampolines.len() != a.code.functions.len()
+        {
+            anyhow::bail!("precompiled artifact's code does not match its module's functions");
+        }
+        Module::from_parts(engine, a.wasm.into(), info, a.code)
     }
 
     /// Checks that `bytes` is a valid module binary, without compiling it.
@@ -187,4 +268,16 @@ impl Module {
     pub fn code_size(&self) -> usize {
         self.inner.runtime.code.text_len()
     }
+}
+
+/// Validates and compiles `wasm` without publishing the code.
+pub(crate) fn compile_code(engine: &Engine, wasm: &[u8]) -> Result<(ModuleInfo, CompiledCode)> {
+    let features = engine.config().wasm_features();
+    let translation = kiln_environ::translate_module(wasm, features)?;
+    let tunables = &engine.config().tunables;
+    let code = engine
+        .inner
+        .compiler
+        .compile_module(&translation, tunables)?;
+    Ok((translation.module, code))
 }
