@@ -202,7 +202,11 @@ fn copy_a_file_inside_a_preopen() {
 #[test]
 fn cpp_streams_clocks_and_random_device() {
     let dir = scratch("cpp");
-    std::fs::write(dir.join("in.txt"), "the cat and the dog and the bird\nthe end\n").unwrap();
+    std::fs::write(
+        dir.join("in.txt"),
+        "the cat and the dog and the bird\nthe end\n",
+    )
+    .unwrap();
     let o = run(&guest("wordfreq"), |b| {
         b.args(["wordfreq", "/w/in.txt", "/w/out.txt"]);
         b.preopened_dir(&dir, "/w", DirPerms::ReadWrite).unwrap();
