@@ -259,3 +259,16 @@ fn cache_is_bounded() {
         .sum();
     assert!(total <= 20_000, "{total}");
 }
+
+#[test]
+fn cache_without_a_usable_key_still_compiles() {
+    let dir = temp_dir("nokey");
+    // The key path's parent is a file, so the key can be neither read nor created.
+    std::fs::write(dir.join("file"), b"").unwrap();
+    let mut c = Config::new();
+    c.artifact_key_file(dir.join("file").join("artifact.key"))
+        .cache_dir(Some(dir.join("cache")));
+    let engine = Engine::new(&c).unwrap();
+    check_runs(&engine, &Module::new(&engine, WAT).unwrap());
+    assert!(engine.precompile(WAT.as_bytes()).is_err());
+}

@@ -5,11 +5,16 @@
 //! before the module, and what follows the module belongs to the program. `kiln run` also
 //! accepts `--invoke NAME` right after the module (`kiln run m.wat --invoke add 2 3`).
 //!
+//! `unsafe` is denied in this crate; the one exception is loading a precompiled artifact that
+//! failed authentication when the user explicitly passes `--allow-unauthenticated-precompiled`
+//! (`compile.rs`).
+//!
 //! Errors print as `Error: ` followed by the error with its causes (for a trap: the trap
 //! message and the wasm backtrace), and the exit status is 1.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+mod compile;
 mod inspect;
 mod opts;
 mod run;
@@ -46,6 +51,11 @@ enum Command {
     Sign(trust::SignCommand),
     /// Verify a module's signatures against trusted public keys.
     Verify(trust::VerifyCommand),
+    /// Compile a module into an authenticated precompiled artifact (`.kwasm`).
+    Compile(compile::CompileCommand),
+    /// Print the settings that bind precompiled artifacts, and where the artifact key and the
+    /// compile cache live.
+    Settings(compile::SettingsCommand),
 }
 
 /// Engine options common to the commands that compile and run code.
@@ -73,6 +83,10 @@ impl EngineArgs {
         opts::CodegenOptions::parse(&self.codegen)?.apply(&mut config);
         self.wasm_options()?.apply_to_config(&mut config);
         Ok(config)
+    }
+
+    fn codegen_options(&self) -> anyhow::Result<opts::CodegenOptions> {
+        opts::CodegenOptions::parse(&self.codegen)
     }
 
     fn wasm_options(&self) -> anyhow::Result<opts::WasmOptions> {
@@ -107,6 +121,8 @@ fn main() -> ExitCode {
         Command::Keygen(cmd) => cmd.execute(),
         Command::Sign(cmd) => cmd.execute(),
         Command::Verify(cmd) => cmd.execute(),
+        Command::Compile(cmd) => cmd.execute(),
+        Command::Settings(cmd) => cmd.execute(),
     };
     match result {
         Ok(code) => code,

@@ -412,6 +412,8 @@ pub fn parse_bytes(s: &str) -> Result<u64> {
 pub struct CodegenOptions {
     /// Cranelift settings in order: name (with underscores) and value (`None`: enable).
     pub cranelift: Vec<(String, Option<String>)>,
+    /// `-C cache=y|n`: whether `kiln run` uses the compile cache.
+    pub cache: Option<bool>,
 }
 
 impl CodegenOptions {
@@ -428,10 +430,17 @@ impl CodegenOptions {
                     Some((k, v)) => (k.trim(), Some(v.trim().to_string())),
                     None => (item, None),
                 };
+                if key == "cache" {
+                    let v = value.as_deref().unwrap_or("y");
+                    opts.cache = Some(parse_bool(v).ok_or_else(|| {
+                        anyhow::anyhow!("invalid value `{v}` for `-C cache`: expected y or n")
+                    })?);
+                    continue;
+                }
                 let Some(name) = key.strip_prefix("cranelift-").filter(|n| !n.is_empty()) else {
                     bail!(
-                        "unknown option `-C {key}`; valid options are: cranelift-<setting>[=<value>], \
-                         such as cranelift-has-sse41=false"
+                        "unknown option `-C {key}`; valid options are: cache=y|n, \
+                         cranelift-<setting>[=<value>], such as cranelift-has-sse41=false"
                     );
                 };
                 opts.cranelift.push((name.replace('-', "_"), value));

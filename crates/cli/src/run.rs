@@ -33,6 +33,9 @@ pub struct RunCommand {
     #[command(flatten)]
     provenance: crate::trust::ProvenanceArgs,
 
+    #[command(flatten)]
+    precompiled: crate::compile::PrecompiledArgs,
+
     /// Call the exported function NAME instead of the default export (`_start`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
@@ -146,10 +149,15 @@ impl RunCommand {
     pub fn execute(mut self) -> Result<ExitCode> {
         self.take_trailing_invoke()?;
         let config = self.provenance.configure(self.engine.config()?)?;
+        let config = self.precompiled.configure(&self.engine, config)?;
         let engine = Engine::new(&config)?;
         let path = &self.module;
-        // Refused here, before parsing, unless the provenance options are satisfied.
-        let module: Module = self.provenance.load(&engine, path)?;
+        // Refused here, before parsing, unless the provenance options are satisfied. A
+        // precompiled artifact is authenticated first (see `Module::deserialize`).
+        let module: Module = match self.precompiled.load_unauthenticated(&engine, path)? {
+            Some(m) => m,
+            None => self.provenance.load(&engine, path)?,
+        };
         let wasi = self.wasi_ctx()?;
         let wasm_opts = self.engine.wasm_options()?;
         let state = RunState {

@@ -52,6 +52,13 @@ pub fn entry_path(engine: &Engine, dir: &Path, wasm: &[u8]) -> PathBuf {
 pub(crate) fn get_or_compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
     let config = engine.config().cache.clone().expect("cache enabled");
     let stats = &engine.inner.cache_stats;
+    // Without an artifact key (for example an unwritable home directory) there is no
+    // authenticated cache: compile as if it were off rather than fail.
+    let Ok(key) = engine.artifact_key() else {
+        stats.misses.fetch_add(1, Ordering::Relaxed);
+        let (info, code) = crate::module::compile_code(engine, wasm)?;
+        return Module::from_parts(engine, wasm.into(), info, code);
+    };
     let path = entry_path(engine, &config.dir, wasm);
     if let Ok(bytes) = std::fs::read(&path) {
         match Module::deserialize(engine, &bytes) {
@@ -71,7 +78,6 @@ pub(crate) fn get_or_compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         stats.misses.fetch_add(1, Ordering::Relaxed);
     }
     let (info, code) = crate::module::compile_code(engine, wasm)?;
-    let key = engine.artifact_key()?;
     let bytes = artifact::write(engine.fingerprint(), wasm, &code, &key);
     // A cache that cannot be written is not an error: the module still loads.
     let _ = store(&config.dir, &path, &bytes).and_then(|()| evict(&config.dir, config.max_size));
