@@ -475,3 +475,117 @@ fn injected_clocks() {
     );
     assert_eq!(e, i32::from(Errno::Notsup.raw()));
 }
+
+/// Every WASI function called many times with arbitrary arguments (wild and in-bounds
+/// pointers, odd flags, huge lengths) returns an errno or traps, and never panics or crashes
+/// the host. `poll_oneoff` (arbitrary timeouts would sleep) and `fd_allocate` (would really
+/// allocate disk space) are left out; the preopen is a scratch directory.
+#[test]
+fn no_panics_on_arbitrary_arguments() {
+    const SIGS: &[(&str, &str)] = &[
+        ("args_get", "ii"),
+        ("args_sizes_get", "ii"),
+        ("environ_get", "ii"),
+        ("environ_sizes_get", "ii"),
+        ("clock_res_get", "ii"),
+        ("clock_time_get", "iIi"),
+        ("fd_advise", "iIIi"),
+        ("fd_close", "i"),
+        ("fd_datasync", "i"),
+        ("fd_fdstat_get", "ii"),
+        ("fd_fdstat_set_flags", "ii"),
+        ("fd_fdstat_set_rights", "iII"),
+        ("fd_filestat_get", "ii"),
+        ("fd_filestat_set_size", "iI"),
+        ("fd_filestat_set_times", "iIIi"),
+        ("fd_pread", "iiiIi"),
+        ("fd_prestat_get", "ii"),
+        ("fd_prestat_dir_name", "iii"),
+        ("fd_pwrite", "iiiIi"),
+        ("fd_read", "iiii"),
+        ("fd_readdir", "iiiIi"),
+        ("fd_renumber", "ii"),
+        ("fd_seek", "iIii"),
+        ("fd_sync", "i"),
+        ("fd_tell", "ii"),
+        ("fd_write", "iiii"),
+        ("path_create_directory", "iii"),
+        ("path_filestat_get", "iiiii"),
+        ("path_filestat_set_times", "iiiiIIi"),
+        ("path_link", "iiiiiii"),
+        ("path_open", "iiiiiIIii"),
+        ("path_readlink", "iiiiii"),
+        ("path_remove_directory", "iii"),
+        ("path_rename", "iiiiii"),
+        ("path_symlink", "iiiii"),
+        ("path_unlink_file", "iii"),
+        ("proc_raise", "i"),
+        ("sched_yield", ""),
+        ("random_get", "ii"),
+        ("sock_accept", "iii"),
+        ("sock_recv", "iiiiii"),
+        ("sock_send", "iiiii"),
+        ("sock_shutdown", "ii"),
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let dir = scratch("arbitrary");
+    for &(name, params) in SIGS {
+        let wat_params: Vec<&str> = params
+            .chars()
+            .map(|c| if c == 'i' { "i32" } else { "i64" })
+            .collect();
+        let gets: String = (0..params.len())
+            .map(|i| format!("(local.get {i}) "))
+            .collect();
+        let src = format!(
+            r#"(module
+              (import "wasi_snapshot_preview1" "{name}" (func $f (param {p}) (result i32)))
+              (memory (export "memory") 1)
+              (data (i32.const 0) "a/b\00../x/\ff.")
+              (func (export "go") (param {p}) (result i32) {gets} call $f))"#,
+            p = wat_params.join(" "),
+        );
+        let module = Module::new(engine(), wat(&src)).unwrap();
+        let mut linker: Linker<WasiCtx> = Linker::new(engine());
+        kiln_wasi::add_to_linker(&mut linker, |cx| cx).unwrap();
+        let mut b = WasiCtxBuilder::new();
+        b.args(["a", "b"]).env("K", "V");
+        b.preopened_dir(&dir, "d", DirPerms::ReadWrite).unwrap();
+        let mut store = Store::new(engine(), b.build());
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let go = instance.get_func(&mut store, "go").unwrap();
+        for _ in 0..500 {
+            let args: Vec<kiln::Val> = params
+                .chars()
+                .map(|c| {
+                    let r = next();
+                    let v = match r % 6 {
+                        0 => r >> 40,                 // anything
+                        1 => (r >> 8) % 8,            // small: descriptors, flags, enums
+                        2 => ((r >> 8) % 8192) * 8,   // an aligned pointer in memory
+                        3 => (r >> 8) % 16,           // a short length
+                        4 => u64::MAX - (r >> 8) % 4, // -1, -2, ...
+                        _ => 65536 - (r >> 8) % 64,   // around the end of memory
+                    };
+                    if c == 'i' {
+                        kiln::Val::I32(v as i32)
+                    } else {
+                        kiln::Val::I64(v as i64)
+                    }
+                })
+                .collect();
+            let mut result = [kiln::Val::I32(0)];
+            // Ok (an errno) or Err (a trap) are both fine; a panic fails the test.
+            if go.call(&mut store, &args, &mut result).is_ok() {
+                let errno = result[0].i32().unwrap();
+                assert!((0..=76).contains(&errno), "{name} returned {errno}");
+            }
+        }
+    }
+}
