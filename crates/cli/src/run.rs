@@ -45,6 +45,11 @@ pub struct RunCommand {
     #[arg(long = "dir", value_name = "HOST[::GUEST][::ro]")]
     dirs: Vec<String>,
 
+    /// Wasmtime's older spelling of a preopen: `--mapdir GUEST::HOST` is
+    /// `--dir HOST::GUEST`.
+    #[arg(long = "mapdir", value_name = "GUEST::HOST", hide = true)]
+    mapdirs: Vec<String>,
+
     /// Set the guest environment variable NAME to VALUE, or to the host's value of NAME when
     /// no VALUE is given. Nothing else is inherited. Repeatable.
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
@@ -283,6 +288,12 @@ impl RunCommand {
         for d in &self.dirs {
             let d = parse_dir(d)?;
             b.preopened_dir(&d.host, d.guest, d.perms)?;
+        }
+        for m in &self.mapdirs {
+            let Some((guest, host)) = m.split_once("::") else {
+                bail!("invalid `--mapdir {m}`: expected GUEST::HOST");
+            };
+            b.preopened_dir(host, guest, DirPerms::ReadWrite)?;
         }
         for addr in &opts.tcplisten {
             let l = std::net::TcpListener::bind(addr)

@@ -108,6 +108,23 @@ fn copy_inside_a_preopen() {
 }
 
 #[test]
+fn mapdir_is_dir_reversed() {
+    let dir = scratch("mapdir");
+    std::fs::write(dir.join("a.txt"), "abc").unwrap();
+    let m = format!("/m::{}", dir.display());
+    let o = run(&[
+        "run",
+        "--mapdir",
+        &m,
+        &guest("copy"),
+        "/m/a.txt",
+        "/m/b.txt",
+    ]);
+    check(&o, 0, "copied 3 bytes\n");
+    assert_eq!(std::fs::read_to_string(dir.join("b.txt")).unwrap(), "abc");
+}
+
+#[test]
 fn host_dir_name_is_the_guest_name_by_default() {
     let dir = scratch("samename");
     std::fs::write(dir.join("a.txt"), "abc").unwrap();
