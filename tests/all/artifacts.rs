@@ -272,3 +272,35 @@ fn cache_without_a_usable_key_still_compiles() {
     check_runs(&engine, &Module::new(&engine, WAT).unwrap());
     assert!(engine.precompile(WAT.as_bytes()).is_err());
 }
+
+/// Counts audit events.
+#[derive(Debug, Default)]
+struct Count(std::sync::atomic::AtomicUsize);
+
+impl kiln::trust::AuditSink for Count {
+    fn record(&self, _: &kiln::trust::AuditEvent<'_>) -> std::io::Result<()> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_cache_hit_is_one_policy_decision() {
+    // Regression: a cache hit used to re-run the load policy on the cached module, so one
+    // load wrote two audit records.
+    let dir = temp_dir("audit");
+    let wasm = wat::parse_str(WAT).unwrap();
+    let mut pins = kiln::trust::PinSet::new();
+    pins.insert(kiln::trust::sha256(&wasm), "m.wasm");
+    let count = std::sync::Arc::new(Count::default());
+    let policy = kiln::LoadPolicy::new()
+        .with_pins(pins)
+        .with_audit(kiln::trust::Audit::new().with_sink(count.clone()));
+    let engine = engine_with(1, |c| {
+        c.cache_dir(Some(dir.clone())).load_policy(policy);
+    });
+    Module::from_binary(&engine, &wasm).unwrap();
+    Module::from_binary(&engine, &wasm).unwrap();
+    assert_eq!(engine.cache_stats().hits, 1);
+    assert_eq!(count.0.load(std::sync::atomic::Ordering::Relaxed), 2);
+}

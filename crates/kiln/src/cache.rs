@@ -61,7 +61,7 @@ pub(crate) fn get_or_compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
     };
     let path = entry_path(engine, &config.dir, wasm);
     if let Ok(bytes) = std::fs::read(&path) {
-        match Module::deserialize(engine, &bytes) {
+        match Module::from_cache_entry(engine, &bytes, wasm) {
             Ok(module) => {
                 stats.hits.fetch_add(1, Ordering::Relaxed);
                 // Mark as recently used for eviction; failure only affects eviction order.

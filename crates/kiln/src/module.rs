@@ -198,8 +198,24 @@ impl Module {
 
     fn from_artifact(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         let a = artifact::parse(bytes)?;
-        artifact::check_fingerprint(a.fingerprint, engine.fingerprint())?;
         crate::policy::check_load(engine, a.wasm, None, None)?;
+        Module::from_parsed_artifact(engine, a)
+    }
+
+    /// Loads a compile-cache entry for `wasm`, whose bytes the caller already passed through
+    /// the load policy: the entry is authenticated and must hold exactly `wasm`, so the policy
+    /// is not asked (and audited) twice.
+    pub(crate) fn from_cache_entry(engine: &Engine, bytes: &[u8], wasm: &[u8]) -> Result<Module> {
+        artifact::verify(bytes, &engine.artifact_key()?)?;
+        let a = artifact::parse(bytes)?;
+        if a.wasm != wasm {
+            anyhow::bail!("compile cache entry holds another module");
+        }
+        Module::from_parsed_artifact(engine, a)
+    }
+
+    fn from_parsed_artifact(engine: &Engine, a: artifact::Artifact<'_>) -> Result<Module> {
+        artifact::check_fingerprint(a.fingerprint, engine.fingerprint())?;
         let translation = kiln_environ::translate_module(a.wasm, engine.config().wasm_features())?;
         let info = translation.module;
         if a.code.functions.len() != info.num_defined_funcs() as usize
