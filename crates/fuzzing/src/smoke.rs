@@ -76,6 +76,9 @@ fn instantiate() {
 #[test]
 fn differential() {
     run(300, 3, 8192, oracles::differential);
+    if std::env::var_os("KILN_SMOKE_TRACE").is_some() {
+        eprintln!("{:?}", oracles::stats());
+    }
 }
 
 #[test]
@@ -87,4 +90,48 @@ fn wast() {
 #[test]
 fn wasi_paths() {
     run(300, 5, 2048, oracles::wasi_paths);
+    if std::env::var_os("KILN_SMOKE_TRACE").is_some() {
+        eprintln!(
+            "WASI calls (errno, success): {:?}",
+            oracles::wasi_call_counts()
+        );
+    }
+}
+
+/// Replays one saved input (from `fuzz/artifacts/` or `KILN_SMOKE_TRACE`):
+/// `KILN_REPLAY=<file> KILN_REPLAY_ORACLE=<oracle> cargo test -p kiln-fuzzing replay --
+/// --ignored --nocapture`. For `differential` it also writes the generated module to
+/// `<file>.wasm` and prints the engine configuration.
+#[test]
+#[ignore = "replays the input named by KILN_REPLAY"]
+fn replay() {
+    let path = std::env::var("KILN_REPLAY").expect("KILN_REPLAY names an input file");
+    if path.ends_with(".wat") || path.ends_with(".wasm") {
+        // A module to run differentially under the default configuration, zero arguments.
+        let wasm = wat::parse_file(&path).expect("a module");
+        let case = crate::oracles::differential::Case {
+            kiln: crate::generators::KilnConfig::default_config(),
+            wasm,
+        };
+        let result = crate::oracles::differential::run_case(&case, &mut Unstructured::new(&[]));
+        eprintln!("{result:?}");
+        return;
+    }
+    let data = std::fs::read(&path).expect("read the input");
+    let oracle = std::env::var("KILN_REPLAY_ORACLE").unwrap_or_else(|_| "differential".into());
+    let mut u = Unstructured::new(&data);
+    let result = match oracle.as_str() {
+        "compile" => oracles::compile(&mut u),
+        "instantiate" => oracles::instantiate(&mut u),
+        "wast" => oracles::wast(&mut u),
+        "wasi_paths" => oracles::wasi_paths(&mut u),
+        _ => {
+            let case = crate::oracles::differential::Case::generate(&mut u)
+                .expect("the input makes a test case");
+            eprintln!("{:?}", case.kiln);
+            std::fs::write(format!("{path}.wasm"), &case.wasm).expect("write the module");
+            crate::oracles::differential::run_case(&case, &mut u)
+        }
+    };
+    eprintln!("{result:?}");
 }

@@ -16,6 +16,46 @@
 use crate::generators::{self, FUEL, Features, KilnConfig, MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS};
 use arbitrary::{Arbitrary, Result, Unstructured};
 use kiln::{Engine, ExternType, Module, Trap, Val, ValType};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts of what the differential oracle compared, for reports (`stats`).
+static COUNTS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+const CASES: usize = 0;
+const INSTANTIATED: usize = 1;
+const SAME_VALUES: usize = 2;
+const SAME_TRAPS: usize = 3;
+const NO_VERDICT: usize = 4;
+
+fn count(what: usize) {
+    COUNTS[what].fetch_add(1, Ordering::Relaxed);
+}
+
+/// What the oracle has compared in this process so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Test cases run (module compiled by both engines).
+    pub cases: u64,
+    /// Test cases both engines instantiated.
+    pub instantiated: u64,
+    /// Calls whose results (and state afterwards) agreed.
+    pub same_values: u64,
+    /// Calls that trapped alike (and state afterwards agreed).
+    pub same_traps: u64,
+    /// Steps that ended a test case without a verdict (fuel, stack, resources).
+    pub no_verdict: u64,
+}
+
+/// What the oracle has compared in this process so far.
+pub fn stats() -> Stats {
+    let get = |i: usize| COUNTS[i].load(Ordering::Relaxed);
+    Stats {
+        cases: get(CASES),
+        instantiated: get(INSTANTIATED),
+        same_values: get(SAME_VALUES),
+        same_traps: get(SAME_TRAPS),
+        no_verdict: get(NO_VERDICT),
+    }
+}
 
 /// What one call (or instantiation) came to, in engine-neutral terms.
 #[derive(Debug, Clone)]
@@ -138,12 +178,9 @@ fn wasmi_outcome(result: std::result::Result<Vec<wasmi::Val>, wasmi::Error>) -> 
             Some(T::IntegerOverflow) => Outcome::Trap(TrapClass::IntegerOverflow),
             Some(T::IntegerDivisionByZero) => Outcome::Trap(TrapClass::IntegerDivisionByZero),
             Some(T::BadConversionToInteger) => Outcome::Trap(TrapClass::BadConversionToInteger),
-            Some(
-                t @ (T::StackOverflow
-                | T::OutOfFuel
-                | T::GrowthOperationLimited
-                | T::OutOfSystemMemory),
-            ) => Outcome::Exhausted(format!("wasmi: {t:?}")),
+            Some(t @ (T::StackOverflow | T::OutOfFuel | T::GrowthOperationLimited)) => {
+                Outcome::Exhausted(format!("wasmi: {t:?}"))
+            }
             _ => Outcome::Exhausted(format!("wasmi: {e}")),
         },
     }
@@ -168,8 +205,8 @@ fn to_wasmi(v: &Val) -> wasmi::Val {
         Val::F32(x) => wasmi::Val::F32(wasmi::F32::from_bits(*x)),
         Val::F64(x) => wasmi::Val::F64(wasmi::F64::from_bits(*x)),
         Val::V128(x) => wasmi::Val::V128(wasmi::V128::from(*x)),
-        Val::FuncRef(_) => wasmi::Val::default_for_ty(wasmi::ValType::FuncRef),
-        Val::ExternRef(_) => wasmi::Val::default_for_ty(wasmi::ValType::ExternRef),
+        Val::FuncRef(_) => wasmi::Val::default(wasmi::ValType::FuncRef),
+        Val::ExternRef(_) => wasmi::Val::default(wasmi::ValType::ExternRef),
     }
 }
 
@@ -181,9 +218,18 @@ fn wasmi_default(ty: ValType) -> wasmi::Val {
 /// stop without a verdict.
 fn agree(what: &str, kiln: Outcome, wasmi: Outcome) -> bool {
     match (&kiln, &wasmi) {
-        (Outcome::Exhausted(_), _) | (_, Outcome::Exhausted(_)) => false,
-        (Outcome::Trap(a), Outcome::Trap(b)) if a == b => true,
-        (Outcome::Values(a), Outcome::Values(b)) if a == b => true,
+        (Outcome::Exhausted(_), _) | (_, Outcome::Exhausted(_)) => {
+            count(NO_VERDICT);
+            false
+        }
+        (Outcome::Trap(a), Outcome::Trap(b)) if a == b => {
+            count(SAME_TRAPS);
+            true
+        }
+        (Outcome::Values(a), Outcome::Values(b)) if a == b => {
+            count(SAME_VALUES);
+            true
+        }
         _ => panic!("{what}: Kiln and wasmi disagree\n  kiln:  {kiln:?}\n  wasmi: {wasmi:?}"),
     }
 }
@@ -244,6 +290,7 @@ pub fn run_case(case: &Case, u: &mut Unstructured<'_>) -> Result<()> {
         return Ok(());
     };
 
+    count(CASES);
     let mut store = super::instantiate::new_store(&engine);
     store.set_fuel(FUEL).expect("fuel is on");
     let wlimits = wasmi::StoreLimitsBuilder::new()
@@ -275,6 +322,7 @@ pub fn run_case(case: &Case, u: &mut Unstructured<'_>) -> Result<()> {
         }
     };
 
+    count(INSTANTIATED);
     let exports: Vec<(String, ExternType)> = module
         .exports()
         .map(|e| (e.name.to_string(), e.ty.clone()))
@@ -367,7 +415,11 @@ fn compare_state<T: 'static, W>(
                         Some(Val::ExternRef(r)) => r.is_none(),
                         other => panic!("table element {i} of `{name}` is {other:?}"),
                     };
-                    let wn = w.get(wstore, i).expect("in bounds").is_null();
+                    let wn = match w.get(wstore, i).expect("in bounds") {
+                        wasmi::Val::FuncRef(r) => r.is_null(),
+                        wasmi::Val::ExternRef(r) => r.is_null(),
+                        other => panic!("wasmi table element {i} of `{name}` is {other:?}"),
+                    };
                     assert_eq!(
                         kn, wn,
                         "element {i} of exported table `{name}` differs in nullness"

@@ -4,15 +4,15 @@
 //! the input ran out before a test case could be built (not a finding).
 
 mod compile;
-mod differential;
+pub(crate) mod differential;
 mod instantiate;
 mod wasi_paths;
 mod wast;
 
 pub use compile::compile;
-pub use differential::{Outcome, differential};
+pub use differential::{Outcome, Stats, TrapClass, Value, differential, stats};
 pub use instantiate::instantiate;
-pub use wasi_paths::wasi_paths;
+pub use wasi_paths::{call_counts as wasi_call_counts, wasi_paths};
 pub use wast::wast;
 
 use arbitrary::{Result, Unstructured};

@@ -116,6 +116,17 @@ const GUEST: &str = r#"
 )
 "#;
 
+/// WASI calls made: `[failed with an errno, succeeded]`.
+static CALLS: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+/// WASI calls made by this oracle in this process: (failed with an errno, succeeded).
+pub fn call_counts() -> (u64, u64) {
+    (
+        CALLS[0].load(Ordering::Relaxed),
+        CALLS[1].load(Ordering::Relaxed),
+    )
+}
+
 const PATH_A: usize = 0x100;
 const PATH_B: usize = 0x400;
 const PATH_MAX: usize = 0x300;
@@ -260,7 +271,10 @@ impl Guest {
     fn call<P: kiln::WasmParams>(&mut self, name: &str, params: P) -> i32 {
         let f = self.func::<P, i32>(name);
         match f.call(&mut self.store, params) {
-            Ok(errno) => errno,
+            Ok(errno) => {
+                CALLS[usize::from(errno == 0)].fetch_add(1, Ordering::Relaxed);
+                errno
+            }
             Err(e) => panic!("WASI call `{name}` trapped on valid pointers: {e:?}"),
         }
     }
