@@ -23,7 +23,6 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use kiln_environ::{CompiledCode, FunctionLoc, Trap};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The first bytes of every artifact.
@@ -134,23 +133,7 @@ impl ArtifactKey {
 
     /// HMAC-SHA256 of `data` under this key.
     pub fn mac(&self, data: &[u8]) -> [u8; 32] {
-        let mut k = [0u8; 64];
-        k[..32].copy_from_slice(&self.0);
-        let mut ipad = [0x36u8; 64];
-        let mut opad = [0x5cu8; 64];
-        for i in 0..64 {
-            ipad[i] ^= k[i];
-            opad[i] ^= k[i];
-        }
-        let inner = Sha256::new()
-            .chain_update(ipad)
-            .chain_update(data)
-            .finalize();
-        let outer = Sha256::new()
-            .chain_update(opad)
-            .chain_update(inner)
-            .finalize();
-        outer.into()
+        kiln_trust::hmac_sha256(&self.0, data)
     }
 }
 

@@ -285,23 +285,37 @@ impl KeyPair {
     }
 }
 
-/// `HMAC-SHA256(key = pk, msg = "key_id")[..12]` (RFC 2104; a 32-byte key fits in one block).
+/// `HMAC-SHA256(key = pk, msg = "key_id")[..12]`.
 fn key_id(pk: &[u8; 32]) -> [u8; 12] {
+    hmac_sha256(pk, b"key_id")[..12]
+        .try_into()
+        .expect("12 bytes")
+}
+
+/// HMAC-SHA256 (RFC 2104) of `msg` under `key`; a key longer than the 64-byte block is hashed
+/// first, as the RFC says. Used for wasmsign2 key ids and for Kiln's artifact MACs.
+pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
     let mut ipad = [0x36u8; 64];
     let mut opad = [0x5cu8; 64];
-    for (i, b) in pk.iter().enumerate() {
-        ipad[i] ^= b;
-        opad[i] ^= b;
+    for i in 0..64 {
+        ipad[i] ^= block[i];
+        opad[i] ^= block[i];
     }
     let inner = Sha256::new()
         .chain_update(ipad)
-        .chain_update(b"key_id")
+        .chain_update(msg)
         .finalize();
-    let outer = Sha256::new()
+    Sha256::new()
         .chain_update(opad)
         .chain_update(inner)
-        .finalize();
-    outer[..12].try_into().expect("12 bytes")
+        .finalize()
+        .into()
 }
 
 fn read_key_file(path: &Path) -> Result<Vec<u8>, Error> {
@@ -341,3 +355,26 @@ fn strip_prefix(e: &Error) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hmac_tests {
+    use super::hmac_sha256;
+    use crate::encoding::hex;
+
+    #[test]
+    fn rfc4231_vectors() {
+        // Case 2: a key shorter than the block.
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Case 6: a key longer than the block is hashed first.
+        assert_eq!(
+            hex(&hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+}

@@ -61,7 +61,7 @@ pub mod wasm;
 pub use audit::{Audit, AuditEvent, AuditSink, CapabilityDenied, JsonLinesFile};
 pub use error::Error;
 pub use format::{Hash, SignatureData, SignatureRecord, SignedHashes};
-pub use keys::{KeyId, KeyPair, PublicKey};
+pub use keys::{KeyId, KeyPair, PublicKey, hmac_sha256};
 pub use pins::{Pin, PinSet};
 pub use policy::{Decision, LoadPolicy, PolicySummary};
 pub use sign::{sign, sign_detached};
