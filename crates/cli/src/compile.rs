@@ -142,8 +142,9 @@ impl PrecompiledArgs {
         if !kiln::is_artifact(&bytes) {
             return Ok(None);
         }
-        // SAFETY: the user asked for this with --allow-unauthenticated-precompiled, whose
-        // help says the artifact's code runs unchecked.
+        // The user asked for this with --allow-unauthenticated-precompiled, whose help says
+        // the artifact's code runs unchecked.
+        // SAFETY: the caller's obligation (trusting the artifact) is the user's explicit choice.
         let module = unsafe { Module::deserialize_unauthenticated(engine, &bytes) }
             .with_context(|| format!("failed to load {}", path.display()))?;
         Ok(Some(module))

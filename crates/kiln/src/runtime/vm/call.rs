@@ -27,9 +27,10 @@ pub fn invoke(
     }
     let ctx_ptr: *mut VMStoreContext = ctx;
     let f = func.get();
-    // SAFETY: `func` is a live record (FuncRef invariant) whose `array_call` is an array-call
-    // function for its `vmctx`; `values` is large enough (caller's obligation, checked
-    // against the function type); the landing is registered by `catch_traps`.
+    // `func` is a live record (FuncRef invariant) whose `array_call` is an array-call function
+    // for its `vmctx`; `values` is large enough (caller's obligation, checked against the
+    // function type); the landing is registered by `catch_traps`.
+    // SAFETY: those three facts are `entry::enter`'s contract.
     let result = unsafe {
         let array_call: ArrayCallFn = core::mem::transmute(f.array_call);
         traphandlers::catch_traps(ctx_ptr, |landing| {
@@ -102,8 +103,8 @@ impl<S: 'static> HostFunc<S> {
 
     /// The function's record. Valid while the box (owned by the store) lives.
     pub fn func_ref(&self) -> FuncRef {
-        // SAFETY: the record is inside this boxed context, which the store keeps until it
-        // is dropped.
+        // The record is inside this boxed context, which the store keeps until it is dropped.
+        // SAFETY: so it satisfies `FuncRef`'s invariant.
         unsafe { FuncRef::new(&self.func_ref).expect("non-null") }
     }
 }
@@ -121,9 +122,10 @@ unsafe extern "C" fn host_array_call<S>(
     values: *mut ValRaw,
     len: usize,
 ) -> bool {
-    // SAFETY: per the contract above. The store outlives its host functions, and while a
-    // host function runs, the embedder's exclusive borrow of the store is lent to us through
-    // the call chain (nothing else touches the store until we return).
+    // The store outlives its host functions, and while a host function runs, the embedder's
+    // exclusive borrow of the store is lent to us through the call chain (nothing else
+    // touches the store until we return).
+    // SAFETY: that, and the function's contract above, make these three references valid.
     let (ctx, store, values) = unsafe {
         let ctx = &*callee_vmctx.cast::<HostFunc<S>>();
         (

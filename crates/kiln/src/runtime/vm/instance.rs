@@ -151,10 +151,12 @@ impl Instance {
     /// The funcref of function `index`, if it escapes (every import does). Valid once
     /// instantiation filled the slot, for as long as this instance lives.
     pub fn func_ref(&self, index: u32) -> Option<FuncRef> {
-        // SAFETY: the slot lies in this instance's vmctx, which the store keeps alive as long
-        // as any value referring to it.
-        self.func_ref_slot(index)
-            .and_then(|p| unsafe { FuncRef::new(p) })
+        self.func_ref_slot(index).and_then(|p| {
+            // The slot lies in this instance's vmctx, which the store keeps alive as long as
+            // any value referring to it.
+            // SAFETY: so it satisfies `FuncRef`'s invariant.
+            unsafe { FuncRef::new(p) }
+        })
     }
 
     /// Fills the import record of function `index` from the imported function's record.
