@@ -89,3 +89,39 @@ fn check_agreement(engine: &Engine, wasm: &[u8], compiled: bool) {
         "Module::validate and compilation disagree ({validated:?})"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agreement_holds_for_valid_and_invalid_modules() {
+        let engine = Engine::default();
+        let empty = b"\0asm\x01\0\0\0";
+        check_agreement(&engine, empty, Module::from_binary(&engine, empty).is_ok());
+        let bad = b"\0asm\x02\0\0\0";
+        check_agreement(&engine, bad, Module::from_binary(&engine, bad).is_ok());
+    }
+
+    #[test]
+    #[should_panic(expected = "Kiln rejected a module that wasmparser validates")]
+    fn a_rejected_valid_module_is_a_finding() {
+        check_agreement(&Engine::default(), b"\0asm\x01\0\0\0", false);
+    }
+
+    /// Proposals outside Kiln's feature set are rejected cleanly, not compiled.
+    #[test]
+    fn unsupported_proposals_are_rejected() {
+        let engine = Engine::default();
+        for wat in [
+            r#"(module (func (return_call 0)))"#,
+            r#"(module (memory i64 1))"#,
+            r#"(module (memory 1 1 shared))"#,
+            r#"(module (tag))"#,
+        ] {
+            let wasm = wat::parse_str(wat).unwrap();
+            assert!(Module::from_binary(&engine, &wasm).is_err(), "{wat}");
+            check_agreement(&engine, &wasm, false);
+        }
+    }
+}

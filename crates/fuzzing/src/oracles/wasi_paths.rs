@@ -523,3 +523,44 @@ fn check_filestat(g: &Guest, forbidden: &HashSet<(u64, u64)>, path: &[u8]) {
         String::from_utf8_lossy(path)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The snapshot sees a changed file, a new entry and a retargeted symlink, and skips the
+    /// sandbox.
+    #[test]
+    fn snapshot_sees_changes_outside_the_sandbox() {
+        let scratch = Scratch::new();
+        let base = &scratch.0;
+        let sandbox = base.join("sandbox");
+        fs::create_dir_all(&sandbox).unwrap();
+        fs::write(base.join("f"), "one").unwrap();
+        std::os::unix::fs::symlink("a", base.join("l")).unwrap();
+        let before = snapshot(base, &sandbox);
+        fs::write(sandbox.join("inside"), "ignored").unwrap();
+        assert_eq!(before, snapshot(base, &sandbox));
+        fs::write(base.join("f"), "two").unwrap();
+        assert_ne!(before, snapshot(base, &sandbox));
+        fs::write(base.join("f"), "one").unwrap();
+        fs::remove_file(base.join("l")).unwrap();
+        std::os::unix::fs::symlink("b", base.join("l")).unwrap();
+        assert_ne!(before, snapshot(base, &sandbox));
+    }
+
+    /// Paths respect the guest's buffer and use the component alphabet.
+    #[test]
+    fn generated_paths_fit_and_never_name_the_secret() {
+        let mut rng = crate::smoke::Rng::new(9);
+        for _ in 0..500 {
+            let data = rng.bytes(256);
+            let mut u = Unstructured::new(&data);
+            let Ok(p) = gen_path(&mut u, &["/host/outside".to_string()]) else {
+                continue;
+            };
+            assert!(p.len() <= PATH_MAX);
+            assert!(!String::from_utf8_lossy(&p).contains(SECRET_NAME));
+        }
+    }
+}
