@@ -117,8 +117,34 @@ fn replay() {
         eprintln!("{result:?}");
         return;
     }
-    let data = std::fs::read(&path).expect("read the input");
     let oracle = std::env::var("KILN_REPLAY_ORACLE").unwrap_or_else(|_| "differential".into());
+    if std::path::Path::new(&path).is_dir() {
+        // A corpus: every input through the oracle, then what the differential compared.
+        let mut inputs: Vec<_> = std::fs::read_dir(&path)
+            .expect("read the corpus")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        inputs.sort();
+        let f = match oracle.as_str() {
+            "compile" => oracles::compile,
+            "instantiate" => oracles::instantiate,
+            "wast" => oracles::wast,
+            "wasi_paths" => oracles::wasi_paths,
+            _ => oracles::differential,
+        };
+        for input in &inputs {
+            let data = std::fs::read(input).expect("read an input");
+            let _ = f(&mut Unstructured::new(&data));
+        }
+        eprintln!("{} inputs; {:?}", inputs.len(), oracles::stats());
+        eprintln!(
+            "WASI calls (errno, success): {:?}",
+            oracles::wasi_call_counts()
+        );
+        return;
+    }
+    let data = std::fs::read(&path).expect("read the input");
     let mut u = Unstructured::new(&data);
     let result = match oracle.as_str() {
         "compile" => oracles::compile(&mut u),
