@@ -233,7 +233,12 @@ fn gen_path(u: &mut Unstructured<'_>, host_paths: &[String]) -> Result<Vec<u8>> 
         1 => path.extend_from_slice(u.choose(host_paths)?.as_bytes()),
         _ => {}
     }
-    let n = u.int_in_range(0..=6u8)?;
+    // Mostly short paths (which exist more often), sometimes long ones.
+    let n = if u.ratio(3, 4)? {
+        u.int_in_range(1..=3u8)?
+    } else {
+        u.int_in_range(0..=8u8)?
+    };
     for i in 0..n {
         if i > 0 || path.last().is_some_and(|b| *b != b'/') {
             path.push(b'/');
@@ -395,7 +400,12 @@ pub fn wasi_paths(u: &mut Unstructured<'_>) -> Result<()> {
         match u.int_in_range(0..=11u8)? {
             0 | 1 => {
                 let dirflags = u.int_in_range(0..=1)?;
-                let oflags = u.int_in_range(0..=15)?;
+                // Mostly the combinations programs use, sometimes anything.
+                let oflags = if u.ratio(2, 3)? {
+                    *u.choose(&[0, 1, 2, 1 | 4, 1 | 8, 8])?
+                } else {
+                    u.int_in_range(0..=15)?
+                };
                 let fdflags = if u.ratio(1, 4)? {
                     u.int_in_range(0..=31)?
                 } else {
@@ -463,11 +473,12 @@ pub fn wasi_paths(u: &mut Unstructured<'_>) -> Result<()> {
                 g.call("readlink", (dir, la));
             }
             10 => {
-                let fd = *u.choose(&fds)?;
-                if g.call("close", fd) == 0 {
-                    fds.retain(|f| *f != fd);
-                    if fds.is_empty() {
-                        fds.push(3);
+                // Close a descriptor the guest opened (closing the preopen would end the
+                // test case early).
+                if fds.len() > 1 {
+                    let fd = fds[1 + u.choose_index(fds.len() - 1)?];
+                    if g.call("close", fd) == 0 {
+                        fds.retain(|f| *f != fd);
                     }
                 }
             }
