@@ -1,0 +1,1 @@
+//! Empty library target of the Wasmtime peer bench crate; the benchmarks live in `benches/`.
