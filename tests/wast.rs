@@ -11,6 +11,8 @@
 //! - `baseline`: `guard` with code for the x86-64 baseline CPU (SSE2 only: no SSE3, SSSE3,
 //!   SSE4.1, SSE4.2, AVX, FMA, POPCNT, BMI, LZCNT), which exercises the fallback lowerings and
 //!   Kiln's libcall stubs (`wasm-v2`, `simd` and `relaxed-simd`);
+//! - `pooled`: `guard` with the pooling instance allocator (`wasm-v2`), so instances,
+//!   memories and tables come from reused slots with copy-on-write memory images;
 //! - `deterministic` and `deterministic-baseline`: relaxed SIMD's deterministic profile, on the
 //!   host CPU and on the baseline CPU; both must give the spec's deterministic results
 //!   (`relaxed-simd` only).
@@ -48,7 +50,16 @@ type Suite = (&'static str, Vec<TestFile<'static>>, Configurations);
 /// The configurations of the core suites.
 const CORE: &[(&str, MakeConfig)] = &[("guard", guard), ("explicit", explicit)];
 
-/// The configurations of `wasm-v2` and `simd`: the core ones plus the baseline CPU.
+/// The configurations of `wasm-v2`: the core ones plus the baseline CPU and the pooling
+/// allocator.
+const WASM_V2: &[(&str, MakeConfig)] = &[
+    ("guard", guard),
+    ("explicit", explicit),
+    ("baseline", baseline),
+    ("pooled", pooled),
+];
+
+/// The configurations of `simd`: the core ones plus the baseline CPU.
 const WITH_BASELINE: &[(&str, MakeConfig)] = &[
     ("guard", guard),
     ("explicit", explicit),
@@ -111,6 +122,12 @@ fn deterministic_baseline() -> Config {
     config
 }
 
+fn pooled() -> Config {
+    let mut config = Config::default();
+    config.allocation_strategy(kiln::InstanceAllocationStrategy::pooling());
+    config
+}
+
 fn explicit() -> Config {
     let mut config = Config::default();
     config
@@ -126,7 +143,7 @@ fn explicit() -> Config {
 fn suites() -> Vec<Suite> {
     vec![
         ("wasm-v1", spec(SpecVersion::V1).collect(), CORE),
-        ("wasm-v2", spec(SpecVersion::V2).collect(), WITH_BASELINE),
+        ("wasm-v2", spec(SpecVersion::V2).collect(), WASM_V2),
         ("simd", proposal(Proposal::Simd).collect(), WITH_BASELINE),
         (
             "relaxed-simd",

@@ -5,5 +5,6 @@ mod embed;
 mod epoch;
 mod fuel;
 mod limits;
+mod pooling;
 mod simd;
 mod traps;

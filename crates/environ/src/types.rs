@@ -142,6 +142,17 @@ pub struct TableType {
     pub maximum: Option<u64>,
 }
 
+impl TableType {
+    /// A table of `element`s with `minimum` elements and an optional `maximum`.
+    pub fn new(element: RefType, minimum: u32, maximum: Option<u32>) -> TableType {
+        TableType {
+            element,
+            minimum: minimum.into(),
+            maximum: maximum.map(Into::into),
+        }
+    }
+}
+
 /// The type of a linear memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MemoryType {

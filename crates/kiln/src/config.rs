@@ -15,6 +15,80 @@ pub struct Config {
     pub(crate) artifact_key: ArtifactKeySource,
     /// The compile cache, if enabled.
     pub(crate) cache: Option<CacheConfig>,
+    /// How instances, memories and tables get their memory.
+    pub(crate) allocation: InstanceAllocationStrategy,
+    /// Whether data segments become copy-on-write memory images.
+    pub(crate) memory_init_cow: bool,
+}
+
+/// How instances, memories and tables get their memory.
+#[derive(Debug, Clone, Default)]
+pub enum InstanceAllocationStrategy {
+    /// Each is allocated (and its address space reserved) when it is created, and freed with
+    /// its store. The default.
+    #[default]
+    OnDemand,
+    /// Slots reserved once, when the engine is created, and reused: instantiation makes no
+    /// large mapping and frees none, at the price of fixed limits.
+    Pooling(PoolingAllocationConfig),
+}
+
+impl InstanceAllocationStrategy {
+    /// The pooling strategy with the default limits.
+    pub fn pooling() -> Self {
+        InstanceAllocationStrategy::Pooling(PoolingAllocationConfig::default())
+    }
+}
+
+/// Limits of the pooling allocator. The defaults (Wasmtime's): 1000 instances, memories and
+/// tables alive at once, memories up to 4 GiB, tables up to 20,000 elements, and 1 MiB of
+/// instance state (vmctx) per instance.
+#[derive(Debug, Clone, Default)]
+pub struct PoolingAllocationConfig {
+    pub(crate) limits: crate::runtime::vm::pool::PoolLimits,
+}
+
+impl PoolingAllocationConfig {
+    /// A configuration with the default limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The most instances alive at once across the engine's stores.
+    pub fn total_core_instances(&mut self, count: u32) -> &mut Self {
+        self.limits.total_core_instances = count;
+        self
+    }
+
+    /// The most defined memories alive at once across the engine's stores.
+    pub fn total_memories(&mut self, count: u32) -> &mut Self {
+        self.limits.total_memories = count;
+        self
+    }
+
+    /// The most defined tables alive at once across the engine's stores.
+    pub fn total_tables(&mut self, count: u32) -> &mut Self {
+        self.limits.total_tables = count;
+        self
+    }
+
+    /// The largest size, in bytes, a pooled memory may have (initially or by growing).
+    pub fn max_memory_size(&mut self, bytes: usize) -> &mut Self {
+        self.limits.max_memory_size = bytes;
+        self
+    }
+
+    /// The most elements a pooled table may have.
+    pub fn table_elements(&mut self, elements: usize) -> &mut Self {
+        self.limits.table_elements = elements;
+        self
+    }
+
+    /// The largest instance state (vmctx), in bytes, a pooled instance may have.
+    pub fn max_core_instance_size(&mut self, bytes: usize) -> &mut Self {
+        self.limits.max_core_instance_size = bytes;
+        self
+    }
 }
 
 /// Where an engine's artifact key comes from.
@@ -47,6 +121,8 @@ impl Default for Config {
             multi_memory: false,
             artifact_key: ArtifactKeySource::Default,
             cache: None,
+            allocation: InstanceAllocationStrategy::OnDemand,
+            memory_init_cow: true,
         }
     }
 }
@@ -176,6 +252,22 @@ impl Config {
         if let Some(c) = &mut self.cache {
             c.max_size = bytes;
         }
+        self
+    }
+
+    /// How instances, memories and tables get their memory: on demand (the default) or from
+    /// a pool reserved when the engine is created.
+    pub fn allocation_strategy(&mut self, strategy: InstanceAllocationStrategy) -> &mut Self {
+        self.allocation = strategy;
+        self
+    }
+
+    /// Whether a memory's data segments are laid out once per module into an in-memory file
+    /// that instantiation maps copy-on-write (on by default), instead of copying the bytes
+    /// into every instance. Used only where it gives the same result: every segment of the
+    /// memory has a constant offset and fits its minimum size.
+    pub fn memory_init_cow(&mut self, enable: bool) -> &mut Self {
+        self.memory_init_cow = enable;
         self
     }
 

@@ -24,6 +24,8 @@ pub(crate) struct EngineInner {
     fingerprint: std::sync::OnceLock<String>,
     artifact_key: std::sync::OnceLock<Result<crate::ArtifactKey, String>>,
     pub(crate) cache_stats: crate::cache::Stats,
+    /// The pooling allocator, with `InstanceAllocationStrategy::Pooling`.
+    pub(crate) pool: Option<crate::runtime::vm::pool::PoolingAllocator>,
 }
 
 #[derive(Default)]
@@ -52,6 +54,16 @@ impl Engine {
         // Handlers are installed even without signals-based traps: they only act on faults in
         // registered wasm code and pass everything else on.
         crate::runtime::vm::sys::signals::install();
+        let pool = match &config.allocation {
+            crate::config::InstanceAllocationStrategy::OnDemand => None,
+            crate::config::InstanceAllocationStrategy::Pooling(p) => {
+                Some(crate::runtime::vm::pool::PoolingAllocator::new(
+                    p.limits.clone(),
+                    config.tunables.memory_reservation,
+                    config.tunables.memory_guard_size,
+                )?)
+            }
+        };
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
@@ -62,6 +74,7 @@ impl Engine {
                 fingerprint: std::sync::OnceLock::new(),
                 artifact_key: std::sync::OnceLock::new(),
                 cache_stats: Default::default(),
+                pool,
             }),
         })
     }

@@ -3,6 +3,7 @@
 
 use crate::func::{WasmParams, WasmResults};
 use crate::module::ExternType;
+use crate::runtime::vm::image::MemoryImage;
 use crate::runtime::vm::instance::Instance as VmInstance;
 use crate::runtime::vm::libcalls;
 use crate::runtime::vm::memory::LinearMemory;
@@ -12,7 +13,9 @@ use crate::runtime::vm::vmstore::VMStore;
 use crate::store::{StoreInner, StoreOpaque, Stored};
 use crate::{AsContextMut, Extern, Func, Global, Memory, Module, Table, TypedFunc};
 use anyhow::{Result, anyhow, bail};
-use kiln_environ::{DataKind, ElemKind, EntityIndex, MemoryType, TableType, Trap};
+use kiln_environ::{
+    DataKind, DataSegment, ElemKind, EntityIndex, MemoryType, ModuleInfo, TableType, Trap,
+};
 use std::sync::Arc;
 
 /// An instantiated module.
@@ -223,9 +226,11 @@ pub(crate) fn instantiate<T: 'static>(
     }
 
     let runtime = Arc::clone(&module.inner.runtime);
+    let engine = store.engine.clone();
+    let pool = engine.inner.pool.as_ref();
     let index = store.instances.len();
     let ctx = &mut store.vm_store_context as *mut _;
-    let epoch = store.engine.inner.epoch.as_ptr() as *const u64;
+    let epoch = engine.inner.epoch.as_ptr() as *const u64;
     let inst = VmInstance::new(
         runtime.clone(),
         vmstore,
@@ -233,7 +238,8 @@ pub(crate) fn instantiate<T: 'static>(
         libcalls::builtins_array(),
         epoch,
         index,
-    );
+        pool.map(|p| &p.instances),
+    )?;
     store.instances.push(inst);
     let m = &runtime.module;
 
@@ -308,14 +314,22 @@ pub(crate) fn instantiate<T: 'static>(
             Some(e) => store.instances[index].eval_const(e).get_reference(),
             None => 0,
         };
-        let t = VmTable::new(*ty, init)?;
+        let t = match pool {
+            Some(pool) => VmTable::new_pooled(*ty, init, &pool.tables)?,
+            None => VmTable::new(*ty, init)?,
+        };
         let handle = Table::push(store, t);
         let inst = &mut store.instances[index];
         inst.set_table(i as u32, &mut store.tables[handle.0.index]);
         inst.table_ids.push(handle.0.index);
     }
 
-    // Defined memories.
+    // Defined memories, with their copy-on-write images when the engine uses them.
+    let images = if engine.config().memory_init_cow {
+        runtime.memory_images()
+    } else {
+        &[]
+    };
     for (i, ty) in m
         .memories
         .iter()
@@ -324,7 +338,14 @@ pub(crate) fn instantiate<T: 'static>(
     {
         check_initial_memory(inner, ty)?;
         let store = &mut inner.opaque;
-        let mem = LinearMemory::new(*ty, &tunables)?;
+        let defined = i - m.num_imported_memories as usize;
+        let mem = match pool {
+            Some(pool) => {
+                let image = images.get(defined).and_then(Option::as_ref);
+                LinearMemory::new_pooled(*ty, &pool.memories, image)?
+            }
+            None => LinearMemory::new(*ty, &tunables)?,
+        };
         let handle = Memory::push(store, mem);
         let inst = &mut store.instances[index];
         inst.set_memory(i as u32, &mut store.memories[handle.0.index]);
@@ -333,6 +354,34 @@ pub(crate) fn instantiate<T: 'static>(
 
     // Element segments, then data segments, in order; a failing one traps after the earlier
     // ones took effect.
+    if let Err(e) = init_elements(inner, index, m) {
+        // A pooled memory may still show the image of the instance its slot served before;
+        // functions this instantiation stored in an imported table could read it, so it must
+        // read as zero, as if no data segment had been applied.
+        for &mem in &inner.opaque.instances[index].memories[m.num_imported_memories as usize..] {
+            // SAFETY: memory pointers are live boxes owned by the store.
+            unsafe { &mut *mem }.clear_image()?;
+        }
+        return Err(e);
+    }
+    init_data(inner, index, m, images)?;
+
+    // The start function.
+    let store = &mut inner.opaque;
+    if let Some(start) = m.start {
+        let func_ref = store.instances[index]
+            .func_ref(start)
+            .expect("start escapes");
+        let mut raw = [ValRaw::default(); 1];
+        crate::func::invoke(store, func_ref, &mut raw)?;
+    }
+
+    Ok(Instance(store.stored(index)))
+}
+
+/// Applies the element segments in order: active ones are copied (a failing one traps after
+/// the earlier ones took effect) and dropped, declared ones dropped.
+fn init_elements<T>(inner: &mut StoreInner<T>, index: usize, m: &ModuleInfo) -> Result<()> {
     for (i, seg) in m.elements.iter().enumerate() {
         if matches!(seg.kind, ElemKind::Active { .. }) {
             inner.consume_fuel(FUEL_PER_ELEM_SEGMENT + seg.items.len() as u64)?;
@@ -350,31 +399,70 @@ pub(crate) fn instantiate<T: 'static>(
             ElemKind::Passive => {}
         }
     }
-    for (i, seg) in m.data.iter().enumerate() {
-        if matches!(seg.kind, DataKind::Active { .. }) {
-            let len = seg.data.len() as u64;
-            inner.consume_fuel(FUEL_PER_DATA_SEGMENT + len.div_ceil(DATA_BYTES_PER_FUEL))?;
+    Ok(())
+}
+
+/// Fuel for initialising active data segment `seg`.
+fn data_fuel(seg: &DataSegment) -> u64 {
+    FUEL_PER_DATA_SEGMENT + (seg.data.len() as u64).div_ceil(DATA_BYTES_PER_FUEL)
+}
+
+/// Applies the active data segments in order, as if each were copied: a failing one traps
+/// after the earlier ones took effect. When no segment can fail (all in bounds, and fuel
+/// enough for all), a defined memory with an image gets it mapped instead of its segments
+/// copied; otherwise every segment is copied, over zeroes.
+fn init_data<T>(
+    inner: &mut StoreInner<T>,
+    index: usize,
+    m: &ModuleInfo,
+    images: &[Option<Arc<MemoryImage>>],
+) -> Result<()> {
+    let first_defined = m.num_imported_memories as usize;
+    let inst = &inner.opaque.instances[index];
+    let in_bounds = m.data.iter().all(|seg| match &seg.kind {
+        DataKind::Active { memory, offset } => {
+            let off = inst.eval_const(offset).get_i32() as u32 as u64;
+            // SAFETY: memory pointers are live boxes owned by the store.
+            let size = unsafe { &*inst.memories[*memory as usize] }.byte_size() as u64;
+            off + seg.data.len() as u64 <= size
         }
+        DataKind::Passive => true,
+    });
+    let fuel: u64 = m
+        .data
+        .iter()
+        .filter(|seg| matches!(seg.kind, DataKind::Active { .. }))
+        .map(data_fuel)
+        .sum();
+    let use_images = in_bounds && inner.fuel_would_last(fuel);
+    let inst = &mut inner.opaque.instances[index];
+    let mut imaged = vec![false; inst.memories.len()];
+    for (d, image) in images.iter().enumerate() {
+        let Some(image) = image else { continue };
+        // SAFETY: memory pointers are live boxes owned by the store; nothing else refers to
+        // this instance's fresh memories yet.
+        let mem = unsafe { &mut *inst.memories[first_defined + d] };
+        if use_images {
+            mem.map_image(image)?;
+            imaged[first_defined + d] = true;
+        } else {
+            mem.clear_image()?;
+        }
+    }
+    for (i, seg) in m.data.iter().enumerate() {
+        let DataKind::Active { memory, offset } = &seg.kind else {
+            continue;
+        };
+        inner.consume_fuel(data_fuel(seg))?;
         let inst = &mut inner.opaque.instances[index];
-        if let DataKind::Active { memory, offset } = &seg.kind {
+        if !imaged[*memory as usize] {
             let off = inst.eval_const(offset).get_i32() as u32 as u64;
             inst.memory_init(*memory, i as u32, off, 0, seg.data.len() as u64)
                 .map_err(trap)?;
-            inst.dropped_data[i] = true;
         }
+        inst.dropped_data[i] = true;
     }
-
-    // The start function.
-    let store = &mut inner.opaque;
-    if let Some(start) = m.start {
-        let func_ref = store.instances[index]
-            .func_ref(start)
-            .expect("start escapes");
-        let mut raw = [ValRaw::default(); 1];
-        crate::func::invoke(store, func_ref, &mut raw)?;
-    }
-
-    Ok(Instance(store.stored(index)))
+    Ok(())
 }
 
 /// Refuses an instantiation that would take the store over its instance, table or memory

@@ -66,14 +66,16 @@ mod values;
 
 pub use artifact::{ArtifactKey, is_artifact};
 pub use cache::CacheStats;
-pub use config::{Config, DEFAULT_CACHE_MAX_SIZE};
+pub use config::{
+    Config, DEFAULT_CACHE_MAX_SIZE, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
 pub use engine::Engine;
 pub use externals::{Extern, Global, GlobalType, Memory, MemoryType, Table, TableType};
 pub use func::{Caller, Func, HostResult, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmTy};
 pub use instance::Instance;
 pub use kiln_environ::{FuncType, OptLevel};
 pub use limits::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
-pub use linker::{Linker, UnknownImportError};
+pub use linker::{InstancePre, Linker, UnknownImportError};
 pub use module::{ExportType, ExternType, ImportType, Module};
 pub use policy::{LoadPolicy, PinSet, PublicKey};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut, UpdateDeadline};

@@ -57,6 +57,45 @@ impl std::fmt::Display for UnknownImportError {
 
 impl std::error::Error for UnknownImportError {}
 
+/// A module with its imports resolved by a [`Linker`] ([`Linker::instantiate_pre`]), ready to
+/// instantiate in any store of the linker's engine. Cheap to clone.
+pub struct InstancePre<T> {
+    module: Module,
+    defs: Arc<[Definition<T>]>,
+}
+
+impl<T> Clone for InstancePre<T> {
+    fn clone(&self) -> Self {
+        InstancePre {
+            module: self.module.clone(),
+            defs: self.defs.clone(),
+        }
+    }
+}
+
+impl<T: 'static> InstancePre<T> {
+    /// The module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Instantiates the module in `store`. Definitions that are instances' exports must
+    /// belong to `store`.
+    pub fn instantiate(&self, mut store: impl AsContextMut<Data = T>) -> Result<Instance> {
+        let inner = store.as_context_mut().0;
+        let mut imports = Vec::with_capacity(self.defs.len());
+        for def in self.defs.iter() {
+            imports.push(match def {
+                Definition::Extern(e) => *e,
+                Definition::HostFunc(ty, f) => {
+                    Extern::Func(Func::new_raw(inner, ty.clone(), f.clone())?)
+                }
+            });
+        }
+        crate::instance::instantiate(inner, &self.module, &imports)
+    }
+}
+
 /// Named definitions used to satisfy imports.
 pub struct Linker<T> {
     engine: Engine,
@@ -165,23 +204,44 @@ impl<T: 'static> Linker<T> {
     /// Instantiates `module`, resolving its imports from this linker.
     pub fn instantiate(
         &self,
-        mut store: impl AsContextMut<Data = T>,
+        store: impl AsContextMut<Data = T>,
         module: &Module,
     ) -> Result<Instance> {
-        let mut imports = Vec::with_capacity(module.info().imports.len());
-        for imp in module.imports() {
-            match self.get(&mut store, imp.module, imp.name) {
-                Some(e) => imports.push(e),
-                None => {
-                    return Err(UnknownImportError {
-                        module: imp.module.to_string(),
-                        name: imp.name.to_string(),
-                    }
-                    .into());
-                }
-            }
+        self.instantiate_pre(module)?.instantiate(store)
+    }
+
+    /// Resolves `module`'s imports once, for any number of instantiations: the result
+    /// instantiates without looking up names again. Host functions are checked against their
+    /// imports' types here.
+    pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>> {
+        if !Engine::same(&self.engine, module.engine()) {
+            bail!("cross-`Engine` instantiation is not currently supported");
         }
-        Instance::new(store, module, &imports)
+        let mut defs = Vec::with_capacity(module.info().imports.len());
+        for imp in module.imports() {
+            let def = self
+                .map
+                .get(&(imp.module.to_string(), imp.name.to_string()))
+                .ok_or_else(|| UnknownImportError {
+                    module: imp.module.to_string(),
+                    name: imp.name.to_string(),
+                })?;
+            if let (Definition::HostFunc(ty, _), crate::ExternType::Func(want)) = (def, &imp.ty)
+                && ty != want
+            {
+                bail!(
+                    "incompatible import type for `{}::{}`: expected function of type {want}, \
+                     found function of type {ty}",
+                    imp.module,
+                    imp.name
+                );
+            }
+            defs.push(def.clone());
+        }
+        Ok(InstancePre {
+            module: module.clone(),
+            defs: defs.into(),
+        })
     }
 
     /// The exported function `name` of module `module`, or its default export ("" or

@@ -144,6 +144,7 @@ impl Module {
                     offsets,
                     type_ids,
                     code,
+                    memory_images: std::sync::OnceLock::new(),
                 }),
                 wasm,
             }),

@@ -116,6 +116,19 @@ impl<T> StoreInner<T> {
         VMStore::limiter(self)
     }
 
+    /// Whether charging `cost` units of fuel would leave the store with fuel (always, when fuel
+    /// is not metered).
+    pub(crate) fn fuel_would_last(&self, cost: u64) -> bool {
+        if !self.opaque.engine.config().tunables.consume_fuel {
+            return true;
+        }
+        let consumed = self.opaque.vm_store_context.fuel_consumed;
+        i64::try_from(cost)
+            .ok()
+            .and_then(|c| consumed.checked_add(c))
+            .is_some_and(|after| after <= 0)
+    }
+
     /// Charges `cost` units of fuel for work done outside compiled code (instantiation).
     pub(crate) fn consume_fuel(&mut self, cost: u64) -> anyhow::Result<()> {
         if !self.opaque.engine.config().tunables.consume_fuel {

@@ -4,7 +4,9 @@
 //! go through [`Instance::vmctx_plus_offset`], the single place that turns an offset into a
 //! pointer.
 
+use super::image::MemoryImage;
 use super::memory::LinearMemory;
+use super::pool::SlotPool;
 use super::table::Table;
 use super::vmcontext::{
     FuncRef, VMContextHeader, VMFuncRef, VMGlobalDefinition, VMGlobalRef, VMStoreContext, ValRaw,
@@ -24,6 +26,22 @@ pub struct ModuleRuntimeInfo {
     pub type_ids: Box<[u32]>,
     /// The published code.
     pub code: Arc<super::code_memory::CodeMemory>,
+    /// Copy-on-write images of the defined memories, made on first use.
+    pub memory_images: std::sync::OnceLock<Box<[Option<Arc<MemoryImage>>]>>,
+}
+
+impl ModuleRuntimeInfo {
+    /// The image of each defined memory (made on the first call). A failure to make them (no
+    /// memfd, say) is not an error: instantiation copies the segments instead.
+    pub fn memory_images(&self) -> &[Option<Arc<MemoryImage>>] {
+        self.memory_images.get_or_init(|| {
+            super::image::module_images(&self.module).unwrap_or_else(|_| {
+                let defined =
+                    self.module.memories.len() - self.module.num_imported_memories as usize;
+                vec![None; defined].into_boxed_slice()
+            })
+        })
+    }
 }
 
 /// A runtime instance. Owned (boxed) by its store; its vmctx lives as long as it does.
@@ -32,7 +50,7 @@ pub struct Instance {
     /// The module.
     pub info: Arc<ModuleRuntimeInfo>,
     vmctx: *mut u8,
-    layout: Layout,
+    vmctx_alloc: VmctxAlloc,
     /// Every memory of the instance (imported first), owned by the store.
     pub memories: Vec<*mut LinearMemory>,
     /// Every table of the instance (imported first), owned by the store.
@@ -53,13 +71,22 @@ pub struct Instance {
     store: *mut dyn super::vmstore::VMStore,
 }
 
+/// Where a vmctx was allocated.
+#[derive(Debug)]
+enum VmctxAlloc {
+    /// The global allocator, with this layout.
+    Heap(Layout),
+    /// A slot of the pooling allocator.
+    Pooled(Arc<SlotPool>, usize),
+}
+
 // SAFETY: raw pointers refer to allocations owned by the same store, which moves between
 // threads as a whole.
 unsafe impl Send for Instance {}
 
 impl Instance {
-    /// Allocates a zeroed vmctx and fills its header. Everything else is filled by
-    /// instantiation.
+    /// Allocates a zeroed vmctx (from `pool` if given) and fills its header. Everything else
+    /// is filled by instantiation.
     pub fn new(
         info: Arc<ModuleRuntimeInfo>,
         store: *mut dyn super::vmstore::VMStore,
@@ -67,18 +94,37 @@ impl Instance {
         builtins: *const usize,
         epoch_counter: *const u64,
         store_index: usize,
-    ) -> Box<Instance> {
+        pool: Option<&Arc<SlotPool>>,
+    ) -> anyhow::Result<Box<Instance>> {
         let size = info.offsets.size().max(16) as usize;
-        let layout = Layout::from_size_align(size, 16).expect("vmctx layout");
-        // SAFETY: layout has non-zero size.
-        let vmctx = unsafe { std::alloc::alloc_zeroed(layout) };
-        if vmctx.is_null() {
-            std::alloc::handle_alloc_error(layout);
-        }
+        let (vmctx, vmctx_alloc) = match pool {
+            None => {
+                let layout = Layout::from_size_align(size, 16)?;
+                // SAFETY: layout has non-zero size.
+                let vmctx = unsafe { std::alloc::alloc_zeroed(layout) };
+                if vmctx.is_null() {
+                    std::alloc::handle_alloc_error(layout);
+                }
+                (vmctx, VmctxAlloc::Heap(layout))
+            }
+            Some(pool) => {
+                if size > pool.slot_size() {
+                    anyhow::bail!(
+                        "instance state of {size} bytes exceeds the pooling allocator's \
+                         max_core_instance_size of {} bytes",
+                        pool.slot_size()
+                    );
+                }
+                let (slot, vmctx) = pool.allocate()?;
+                // SAFETY: the slot is ours, page aligned and at least `size` bytes.
+                unsafe { vmctx.write_bytes(0, size) };
+                (vmctx, VmctxAlloc::Pooled(pool.clone(), slot))
+            }
+        };
         let m = &info.module;
         let mut inst = Box::new(Instance {
             vmctx,
-            layout,
+            vmctx_alloc,
             memories: Vec::with_capacity(m.memories.len()),
             tables: Vec::with_capacity(m.tables.len()),
             memory_ids: Vec::with_capacity(m.memories.len()),
@@ -99,7 +145,7 @@ impl Instance {
         header.type_ids = inst.info.type_ids.as_ptr() as *mut _;
         header.epoch_counter = epoch_counter as *mut _;
         header.instance = me.cast();
-        inst
+        Ok(inst)
     }
 
     /// The store owning this instance. It outlives the instance; dereference it only while
@@ -343,7 +389,10 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout and not freed elsewhere.
-        unsafe { std::alloc::dealloc(self.vmctx, self.layout) };
+        match &self.vmctx_alloc {
+            // SAFETY: allocated in `new` with this layout and not freed elsewhere.
+            VmctxAlloc::Heap(layout) => unsafe { std::alloc::dealloc(self.vmctx, *layout) },
+            VmctxAlloc::Pooled(pool, slot) => pool.release(*slot),
+        }
     }
 }

@@ -9,9 +9,11 @@
 pub mod call;
 pub mod code_memory;
 pub mod entry;
+pub mod image;
 pub mod instance;
 pub mod libcalls;
 pub mod memory;
+pub mod pool;
 pub mod sys;
 pub mod table;
 pub mod traphandlers;

@@ -4,7 +4,7 @@
 mod mmap;
 pub mod signals;
 
-pub use mmap::Mmap;
+pub use mmap::{Access, Mmap, discard, map_file_fixed, map_zeroed_fixed, memfd, protect};
 
 /// The host page size.
 pub fn page_size() -> usize {
