@@ -31,7 +31,7 @@ pub(crate) struct EngineInner {
 #[derive(Default)]
 struct TypeRegistry {
     ids: HashMap<FuncType, u32>,
-    types: Vec<FuncType>,
+    types: Vec<Arc<FuncType>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -182,13 +182,13 @@ impl Engine {
             return *id;
         }
         let id = reg.types.len() as u32;
-        reg.types.push(ty.clone());
+        reg.types.push(Arc::new(ty.clone()));
         reg.ids.insert(ty.clone(), id);
         id
     }
 
     /// The function type of an engine-wide id.
-    pub(crate) fn type_of(&self, id: u32) -> FuncType {
+    pub(crate) fn type_of(&self, id: u32) -> Arc<FuncType> {
         self.inner.types.read().unwrap().types[id as usize].clone()
     }
 

@@ -27,6 +27,37 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Func(pub(crate) Stored);
 
+/// A host function with its engine's wasm-to-host trampoline and type id looked up, ready to
+/// become a `Func` of any store of that engine (see `InstancePre`).
+pub(crate) struct PreparedHostFunc<T> {
+    pub(crate) ty: Arc<FuncType>,
+    type_index: u32,
+    wasm_call: usize,
+    func: Arc<HostFn<T>>,
+}
+
+impl<T> Clone for PreparedHostFunc<T> {
+    fn clone(&self) -> Self {
+        PreparedHostFunc {
+            ty: self.ty.clone(),
+            type_index: self.type_index,
+            wasm_call: self.wasm_call,
+            func: self.func.clone(),
+        }
+    }
+}
+
+impl<T> PreparedHostFunc<T> {
+    pub(crate) fn new(engine: &crate::Engine, ty: FuncType, func: Arc<HostFn<T>>) -> Result<Self> {
+        Ok(PreparedHostFunc {
+            wasm_call: engine.host_trampoline(&ty)?,
+            type_index: engine.type_id(&ty),
+            ty: Arc::new(ty),
+            func,
+        })
+    }
+}
+
 pub(crate) type HostFn<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync;
 
 impl Func {
@@ -44,7 +75,7 @@ impl Func {
         Some(Func::push(store, func_ref, ty))
     }
 
-    fn push(store: &mut StoreOpaque, func_ref: FuncRef, ty: FuncType) -> Func {
+    fn push(store: &mut StoreOpaque, func_ref: FuncRef, ty: Arc<FuncType>) -> Func {
         let i = store.funcs.len();
         store.funcs.push(FuncEntry { func_ref, ty });
         store.func_by_ref.insert(func_ref.as_raw(), i);
@@ -79,9 +110,22 @@ impl Func {
         ty: FuncType,
         func: Arc<HostFn<T>>,
     ) -> Result<Func> {
-        let engine = store.opaque.engine.clone();
-        let wasm_call = engine.host_trampoline(&ty)?;
-        let type_index = engine.type_id(&ty);
+        let host = PreparedHostFunc::new(&store.opaque.engine, ty, func)?;
+        Ok(Func::new_prepared(store, &host))
+    }
+
+    /// A store's function for a host function whose trampoline and type id are known.
+    pub(crate) fn new_prepared<T: 'static>(
+        store: &mut StoreInner<T>,
+        prepared: &PreparedHostFunc<T>,
+    ) -> Func {
+        let PreparedHostFunc {
+            ty,
+            type_index,
+            wasm_call,
+            func,
+        } = prepared;
+        let (type_index, wasm_call, func) = (*type_index, *wasm_call, func.clone());
         let callback =
             move |store: &mut StoreInner<T>, instance: Option<usize>, raw: &mut [ValRaw]| {
                 func(Caller { store, instance }, raw)
@@ -94,13 +138,13 @@ impl Func {
         );
         let func_ref = host.func_ref();
         store.opaque.host_funcs.push(host);
-        Ok(Func::push(&mut store.opaque, func_ref, ty))
+        Func::push(&mut store.opaque, func_ref, ty.clone())
     }
 
     /// The function's type.
     pub fn ty(&self, store: impl AsContext) -> FuncType {
         let store = &store.as_context().0.opaque;
-        store.funcs[self.0.check(store)].ty.clone()
+        (*store.funcs[self.0.check(store)].ty).clone()
     }
 
     /// Calls the function with `params`, writing `results`. Checks that the arguments match

@@ -137,17 +137,31 @@ fn limits_match(actual_min: u64, actual_max: Option<u64>, min: u64, max: Option<
         }
 }
 
-/// Checks that `ext` can satisfy an import of type `expected`.
-fn check_import(store: &StoreOpaque, ext: &Extern, expected: &ExternType) -> Result<()> {
-    let ok = match (ext, expected) {
-        (Extern::Func(f), ExternType::Func(ty)) => store.funcs[f.0.check(store)].ty == *ty,
-        (Extern::Global(g), ExternType::Global(ty)) => g.entry(store).ty == *ty,
-        (Extern::Table(t), ExternType::Table(ty)) => {
+/// Checks that `ext` can satisfy import `index` of `module`. Functions compare engine-wide
+/// type ids, so the common case allocates nothing.
+fn check_import(
+    store: &StoreOpaque,
+    ext: &Extern,
+    module: &Module,
+    index: EntityIndex,
+) -> Result<()> {
+    let ok = match (ext, index) {
+        (Extern::Func(f), EntityIndex::Function(i)) => {
+            let m = module.info();
+            let want = module.inner.runtime.type_ids[m.functions[i as usize] as usize];
+            f.func_ref(store).get().type_index == want
+        }
+        (Extern::Global(g), EntityIndex::Global(i)) => {
+            g.entry(store).ty == module.info().globals[i as usize]
+        }
+        (Extern::Table(t), EntityIndex::Table(i)) => {
+            let ty = &module.info().tables[i as usize];
             let t = t.vm(store);
             t.ty().element == ty.element
                 && limits_match(t.size(), t.ty().maximum, ty.minimum, ty.maximum)
         }
-        (Extern::Memory(m), ExternType::Memory(ty)) => {
+        (Extern::Memory(m), EntityIndex::Memory(i)) => {
+            let ty = &module.info().memories[i as usize];
             let m = m.vm(store);
             m.ty().memory64 == ty.memory64
                 && m.ty().shared == ty.shared
@@ -159,7 +173,7 @@ fn check_import(store: &StoreOpaque, ext: &Extern, expected: &ExternType) -> Res
         return Ok(());
     }
     let actual = match ext {
-        Extern::Func(f) => ExternType::Func(store.funcs[f.0.check(store)].ty.clone()),
+        Extern::Func(f) => ExternType::Func((*store.funcs[f.0.check(store)].ty).clone()),
         Extern::Global(g) => ExternType::Global(g.entry(store).ty),
         Extern::Table(t) => {
             let v = t.vm(store);
@@ -178,7 +192,7 @@ fn check_import(store: &StoreOpaque, ext: &Extern, expected: &ExternType) -> Res
     };
     bail!(
         "incompatible import type: expected {}, found {}",
-        describe(expected),
+        describe(&module.entity_type(index)),
         describe(&actual)
     )
 }
@@ -214,7 +228,7 @@ pub(crate) fn instantiate<T: 'static>(
     check_counts(inner, module)?;
     let store = &mut inner.opaque;
     for (ext, imp) in imports.iter().zip(info.imports.iter()) {
-        check_import(store, ext, &module.entity_type(imp.index)).map_err(|e| {
+        check_import(store, ext, module, imp.index).map_err(|e| {
             anyhow!(
                 "incompatible import type for `{}::{}`: {}",
                 imp.module,

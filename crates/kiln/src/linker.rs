@@ -3,7 +3,7 @@
 //! Host functions defined on a linker are store-independent; each instantiation creates the
 //! store's `Func` for them on first use.
 
-use crate::func::IntoFunc;
+use crate::func::{IntoFunc, PreparedHostFunc};
 use crate::{AsContextMut, Caller, Engine, Extern, Func, Instance, Module, Val};
 use anyhow::{Result, bail};
 use kiln_environ::FuncType;
@@ -61,7 +61,13 @@ impl std::error::Error for UnknownImportError {}
 /// instantiate in any store of the linker's engine. Cheap to clone.
 pub struct InstancePre<T> {
     module: Module,
-    defs: Arc<[Definition<T>]>,
+    defs: Arc<[Resolved<T>]>,
+}
+
+/// A resolved import.
+enum Resolved<T> {
+    Extern(Extern),
+    Host(PreparedHostFunc<T>),
 }
 
 impl<T> Clone for InstancePre<T> {
@@ -86,10 +92,8 @@ impl<T: 'static> InstancePre<T> {
         let mut imports = Vec::with_capacity(self.defs.len());
         for def in self.defs.iter() {
             imports.push(match def {
-                Definition::Extern(e) => *e,
-                Definition::HostFunc(ty, f) => {
-                    Extern::Func(Func::new_raw(inner, ty.clone(), f.clone())?)
-                }
+                Resolved::Extern(e) => *e,
+                Resolved::Host(h) => Extern::Func(Func::new_prepared(inner, h)),
             });
         }
         crate::instance::instantiate(inner, &self.module, &imports)
@@ -236,7 +240,12 @@ impl<T: 'static> Linker<T> {
                     imp.name
                 );
             }
-            defs.push(def.clone());
+            defs.push(match def {
+                Definition::Extern(e) => Resolved::Extern(*e),
+                Definition::HostFunc(ty, f) => {
+                    Resolved::Host(PreparedHostFunc::new(&self.engine, ty.clone(), f.clone())?)
+                }
+            });
         }
         Ok(InstancePre {
             module: module.clone(),

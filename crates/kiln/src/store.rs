@@ -30,7 +30,7 @@ impl StoreId {
 
 pub(crate) struct FuncEntry {
     pub(crate) func_ref: FuncRef,
-    pub(crate) ty: FuncType,
+    pub(crate) ty: std::sync::Arc<FuncType>,
 }
 
 pub(crate) struct GlobalEntry {
