@@ -61,6 +61,7 @@ impl<T> PreparedHostFunc<T> {
 pub(crate) type HostFn<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync;
 
 impl Func {
+    #[inline]
     pub(crate) fn func_ref(&self, store: &StoreOpaque) -> FuncRef {
         store.funcs[self.0.check(store)].func_ref
     }
@@ -156,7 +157,8 @@ impl Func {
         results: &mut [Val],
     ) -> Result<()> {
         let store = &mut store.as_context_mut().0.opaque;
-        let ty = store.funcs[self.0.check(store)].ty.clone();
+        let entry = &store.funcs[self.0.check(store)];
+        let (ty, func_ref) = (&*entry.ty, entry.func_ref);
         if params.len() != ty.params.len() {
             bail!(
                 "expected {} arguments, got {}",
@@ -171,14 +173,33 @@ impl Func {
                 results.len()
             );
         }
-        let mut raw = vec![ValRaw::default(); ty.params.len().max(ty.results.len())];
+        let n = ty.params.len().max(ty.results.len());
+        let mut inline = [ValRaw::default(); INLINE_VALS];
+        let mut heap;
+        let raw: &mut [ValRaw] = if n <= INLINE_VALS {
+            &mut inline[..n.max(1)]
+        } else {
+            heap = vec![ValRaw::default(); n];
+            &mut heap
+        };
         for (i, (p, t)) in params.iter().zip(ty.params.iter()).enumerate() {
             p.check(*t, store)
                 .map_err(|e| anyhow::anyhow!("argument {i}: {e}"))?;
             raw[i] = p.to_raw(store);
         }
-        invoke(store, self.func_ref(store), &mut raw)?;
-        for (i, t) in ty.results.iter().enumerate() {
+        // The result types outlive the call without holding a borrow of the store: copied for
+        // the usual few results (no reference count traffic), shared otherwise.
+        let mut result_types = [ValType::I32; INLINE_VALS];
+        let shared;
+        let result_types: &[ValType] = if ty.results.len() <= INLINE_VALS {
+            result_types[..ty.results.len()].copy_from_slice(&ty.results);
+            &result_types[..ty.results.len()]
+        } else {
+            shared = entry.ty.clone();
+            &shared.results
+        };
+        invoke(store, func_ref, raw)?;
+        for (i, t) in result_types.iter().enumerate() {
             results[i] = Val::from_raw(store, raw[i], *t);
         }
         Ok(())
@@ -233,15 +254,25 @@ pub(crate) fn dynamic_host_fn<T: 'static>(
     func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
 ) -> impl Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync + 'static {
     move |mut caller: Caller<'_, T>, raw: &mut [ValRaw]| {
+        let (np, nr) = (ty.params.len(), ty.results.len());
+        // Parameters then results, on the stack for the usual small signatures.
+        let mut inline = [Val::I32(0); INLINE_VALS];
+        let mut heap;
+        let vals: &mut [Val] = if np + nr <= INLINE_VALS {
+            &mut inline[..np + nr]
+        } else {
+            heap = vec![Val::I32(0); np + nr];
+            &mut heap
+        };
         let store = &mut caller.store.opaque;
-        let params: Vec<Val> = ty
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Val::from_raw(store, raw[i], *t))
-            .collect();
-        let mut results: Vec<Val> = ty.results.iter().map(|t| Val::default_for(*t)).collect();
-        func(caller.reborrow(), &params, &mut results)?;
+        for (i, t) in ty.params.iter().enumerate() {
+            vals[i] = Val::from_raw(store, raw[i], *t);
+        }
+        for (i, t) in ty.results.iter().enumerate() {
+            vals[np + i] = Val::default_for(*t);
+        }
+        let (params, results) = vals.split_at_mut(np);
+        func(caller.reborrow(), params, results)?;
         let store = &caller.store.opaque;
         for (i, (r, t)) in results.iter().zip(ty.results.iter()).enumerate() {
             r.check(*t, store)
@@ -251,6 +282,9 @@ pub(crate) fn dynamic_host_fn<T: 'static>(
         Ok(())
     }
 }
+
+/// Values kept on the stack (not allocated) by dynamic calls and typed calls.
+const INLINE_VALS: usize = 8;
 
 /// The store as seen by a host function called from wasm, plus the calling instance.
 pub struct Caller<'a, T> {
@@ -390,6 +424,9 @@ impl WasmTy for Option<crate::ExternRef> {
 
 /// The parameters of a typed function: `()`, one [`WasmTy`], or a tuple of them.
 pub trait WasmParams: Send {
+    /// How many values.
+    #[doc(hidden)]
+    const COUNT: usize;
     /// The wasm types.
     fn valtypes() -> Vec<ValType>;
     #[doc(hidden)]
@@ -398,6 +435,9 @@ pub trait WasmParams: Send {
 
 /// The results of a typed function: `()`, one [`WasmTy`], or a tuple of them.
 pub trait WasmResults: Sized {
+    /// How many values.
+    #[doc(hidden)]
+    const COUNT: usize;
     /// The wasm types.
     fn valtypes() -> Vec<ValType>;
     #[doc(hidden)]
@@ -407,6 +447,7 @@ pub trait WasmResults: Sized {
 }
 
 impl<A: WasmTy> WasmParams for A {
+    const COUNT: usize = 1;
     fn valtypes() -> Vec<ValType> {
         vec![A::valtype()]
     }
@@ -416,6 +457,7 @@ impl<A: WasmTy> WasmParams for A {
 }
 
 impl<A: WasmTy> WasmResults for A {
+    const COUNT: usize = 1;
     fn valtypes() -> Vec<ValType> {
         vec![A::valtype()]
     }
@@ -431,6 +473,7 @@ macro_rules! tuples {
     ($($n:literal: ($($t:ident),*);)*) => {$(
         #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments, reason = "macro-generated")]
         impl<$($t: WasmTy),*> WasmParams for ($($t,)*) {
+            const COUNT: usize = $n;
             fn valtypes() -> Vec<ValType> {
                 vec![$($t::valtype()),*]
             }
@@ -443,6 +486,7 @@ macro_rules! tuples {
 
         #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments, clippy::unused_unit, reason = "macro-generated")]
         impl<$($t: WasmTy),*> WasmResults for ($($t,)*) {
+            const COUNT: usize = $n;
             fn valtypes() -> Vec<ValType> {
                 vec![$($t::valtype()),*]
             }
@@ -566,8 +610,8 @@ impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
     pub fn call(&self, mut store: impl AsContextMut, params: Params) -> Result<Results> {
         let store = &mut store.as_context_mut().0.opaque;
         let func_ref = self.func.func_ref(store);
-        let n = Params::valtypes().len().max(Results::valtypes().len());
-        let mut buf = [ValRaw::default(); 8];
+        let n = Params::COUNT.max(Results::COUNT);
+        let mut buf = [ValRaw::default(); INLINE_VALS];
         let mut heap;
         let raw: &mut [ValRaw] = if n <= buf.len() {
             &mut buf[..n.max(1)]

@@ -377,6 +377,7 @@ pub(crate) struct Stored {
 }
 
 impl Stored {
+    #[inline]
     pub(crate) fn check(&self, store: &StoreOpaque) -> usize {
         assert!(self.store == store.id, "object used with the wrong store");
         self.index

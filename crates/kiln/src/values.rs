@@ -8,7 +8,7 @@ use std::any::Any;
 pub use kiln_environ::{RefType, WasmValType as ValType};
 
 /// A WebAssembly value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub enum Val {
     /// `i32`
     I32(i32),
@@ -89,13 +89,14 @@ impl Val {
         }
     }
 
-    pub(crate) fn to_raw(&self, store: &StoreOpaque) -> ValRaw {
+    #[inline]
+    pub(crate) fn to_raw(self, store: &StoreOpaque) -> ValRaw {
         match self {
-            Val::I32(v) => ValRaw::i32(*v),
-            Val::I64(v) => ValRaw::i64(*v),
-            Val::F32(v) => ValRaw::f32(*v),
-            Val::F64(v) => ValRaw::f64(*v),
-            Val::V128(v) => ValRaw::u128(*v),
+            Val::I32(v) => ValRaw::i32(v),
+            Val::I64(v) => ValRaw::i64(v),
+            Val::F32(v) => ValRaw::f32(v),
+            Val::F64(v) => ValRaw::f64(v),
+            Val::V128(v) => ValRaw::u128(v),
             Val::FuncRef(f) => {
                 ValRaw::reference(f.as_ref().map_or(0, |f| f.func_ref(store).as_raw()))
             }
@@ -103,6 +104,7 @@ impl Val {
         }
     }
 
+    #[inline]
     pub(crate) fn from_raw(store: &mut StoreOpaque, raw: ValRaw, ty: ValType) -> Val {
         match ty {
             ValType::I32 => Val::I32(raw.get_i32()),
@@ -118,6 +120,7 @@ impl Val {
     }
 
     /// Checks that this value has type `ty` and belongs to `store`.
+    #[inline]
     pub(crate) fn check(&self, ty: ValType, store: &StoreOpaque) -> anyhow::Result<()> {
         anyhow::ensure!(
             self.ty() == ty,

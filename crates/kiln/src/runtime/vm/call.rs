@@ -140,8 +140,14 @@ unsafe extern "C" fn host_array_call<S>(
         // SAFETY: a non-null caller vmctx is a live instance of this store.
         Some(unsafe { Instance::from_vmctx(caller_vmctx.cast()) }.store_index)
     };
-    let callback = ctx.callback.clone();
-    let result = panic::catch_unwind(AssertUnwindSafe(|| callback(store, caller, values)));
+    let callback: *const HostCallback<S> = &*ctx.callback;
+    // The callback lives in this boxed context, which its store frees only when the store
+    // itself is dropped, and the callback cannot drop the store (it gets `&mut S`); nothing
+    // else refers to the callback mutably.
+    // SAFETY: so `callback` stays valid for the whole call.
+    let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+        (*callback)(store, caller, values)
+    }));
     let reason = match result {
         Ok(Ok(())) => return true,
         Ok(Err(e)) => UnwindReason::Host(e),

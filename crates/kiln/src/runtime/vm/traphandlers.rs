@@ -84,7 +84,9 @@ pub enum UnwindReason {
 pub struct CallThreadState {
     landing: UnsafeCell<Landing>,
     unwind: UnsafeCell<Option<UnwindReason>>,
-    backtrace: UnsafeCell<RawBacktrace>,
+    /// Set with the unwind reason (`None` until then, so entering wasm writes one word, not a
+    /// whole backtrace).
+    backtrace: UnsafeCell<Option<RawBacktrace>>,
     store_ctx: *mut VMStoreContext,
     prev: *const CallThreadState,
 }
@@ -109,7 +111,7 @@ pub fn catch_traps(
     let state = CallThreadState {
         landing: UnsafeCell::new(Landing::default()),
         unwind: UnsafeCell::new(None),
-        backtrace: UnsafeCell::new(RawBacktrace::default()),
+        backtrace: UnsafeCell::new(None),
         store_ctx,
         prev: current(),
     };
@@ -123,7 +125,8 @@ pub fn catch_traps(
         .unwind
         .into_inner()
         .unwrap_or(UnwindReason::Trap(Trap::UnreachableCodeReached));
-    Err(Box::new((reason, state.backtrace.into_inner())))
+    let backtrace = state.backtrace.into_inner().unwrap_or_default();
+    Err(Box::new((reason, backtrace)))
 }
 
 /// Records the error of a host function called from wasm, to be raised by the `raise`
@@ -177,7 +180,7 @@ pub unsafe fn raise(reason: Option<UnwindReason>) -> ! {
             let fp = *(exit_fp as *const usize);
             RawBacktrace::capture(pc, fp)
         };
-        *state.backtrace.get() = bt;
+        *state.backtrace.get() = Some(bt);
         if let Some(reason) = reason {
             *state.unwind.get() = Some(reason);
         }
@@ -204,7 +207,7 @@ pub unsafe fn handle_fault(pc: usize, fp: usize) -> Option<(usize, usize, usize)
     // wasm frame, per our contract.
     unsafe {
         let state = &*state;
-        *state.backtrace.get() = RawBacktrace::capture(pc, fp);
+        *state.backtrace.get() = Some(RawBacktrace::capture(pc, fp));
         *state.unwind.get() = Some(UnwindReason::Trap(trap));
         let landing = &*state.landing.get();
         Some((entry::landing_pc(), landing.sp, landing.fp))
