@@ -58,7 +58,10 @@ impl<T> PreparedHostFunc<T> {
     }
 }
 
-pub(crate) type HostFn<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync;
+/// A host function as the runtime calls it: the store, the calling instance (if called from
+/// wasm) and the raw arguments/results. The same type as the runtime's `HostCallback`, so a
+/// call from wasm reaches the embedder's closure through one dynamic call.
+pub(crate) type HostFn<T> = crate::runtime::vm::call::HostCallback<StoreInner<T>>;
 
 impl Func {
     #[inline]
@@ -126,16 +129,11 @@ impl Func {
             wasm_call,
             func,
         } = prepared;
-        let (type_index, wasm_call, func) = (*type_index, *wasm_call, func.clone());
-        let callback =
-            move |store: &mut StoreInner<T>, instance: Option<usize>, raw: &mut [ValRaw]| {
-                func(Caller { store, instance }, raw)
-            };
         let host = HostFunc::new(
             store as *mut StoreInner<T>,
-            wasm_call,
-            type_index,
-            Arc::new(callback),
+            *wasm_call,
+            *type_index,
+            func.clone(),
         );
         let func_ref = host.func_ref();
         store.opaque.host_funcs.push(host);
@@ -252,8 +250,10 @@ pub(crate) fn invoke(
 pub(crate) fn dynamic_host_fn<T: 'static>(
     ty: FuncType,
     func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
-) -> impl Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync + 'static {
-    move |mut caller: Caller<'_, T>, raw: &mut [ValRaw]| {
+) -> impl Fn(&mut StoreInner<T>, Option<usize>, &mut [ValRaw]) -> Result<()> + Send + Sync + 'static
+{
+    move |store: &mut StoreInner<T>, instance: Option<usize>, raw: &mut [ValRaw]| {
+        let mut caller = Caller { store, instance };
         let (np, nr) = (ty.params.len(), ty.results.len());
         // Parameters then results, on the stack for the usual small signatures.
         let mut inline = [Val::I32(0); INLINE_VALS];
@@ -365,10 +365,12 @@ macro_rules! wasm_ty_num {
             fn valtype() -> ValType {
                 ValType::$vt
             }
+            #[inline]
             fn into_raw(self, _: &StoreOpaque) -> ValRaw {
                 #[allow(clippy::redundant_closure_call, reason = "macro-supplied conversion")]
                 ($to)(self)
             }
+            #[inline]
             fn from_raw(_: &mut StoreOpaque, raw: ValRaw) -> Self {
                 #[allow(clippy::redundant_closure_call, reason = "macro-supplied conversion")]
                 ($from)(raw)
@@ -509,11 +511,11 @@ macro_rules! tuples {
         {
             fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>) {
                 let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
-                let f = move |caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
-                    let args = <($($t,)*) as WasmResults>::load_raw(&mut caller.store.opaque, raw);
+                let f = move |store: &mut StoreInner<T>, _: Option<usize>, raw: &mut [ValRaw]| -> Result<()> {
+                    let args = <($($t,)*) as WasmResults>::load_raw(&mut store.opaque, raw);
                     let ($($t,)*) = args;
                     let r = (self)($($t),*).into_result()?;
-                    r.store_raw(&caller.store.opaque, raw);
+                    r.store_raw(&store.opaque, raw);
                     Ok(())
                 };
                 (ty, Arc::new(f))
@@ -528,11 +530,11 @@ macro_rules! tuples {
         {
             fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>) {
                 let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
-                let f = move |mut caller: Caller<'_, T>, raw: &mut [ValRaw]| -> Result<()> {
-                    let args = <($($t,)*) as WasmResults>::load_raw(&mut caller.store.opaque, raw);
+                let f = move |store: &mut StoreInner<T>, instance: Option<usize>, raw: &mut [ValRaw]| -> Result<()> {
+                    let args = <($($t,)*) as WasmResults>::load_raw(&mut store.opaque, raw);
                     let ($($t,)*) = args;
-                    let r = (self)(caller.reborrow(), $($t),*).into_result()?;
-                    r.store_raw(&caller.store.opaque, raw);
+                    let r = (self)(Caller { store: &mut *store, instance }, $($t),*).into_result()?;
+                    r.store_raw(&store.opaque, raw);
                     Ok(())
                 };
                 (ty, Arc::new(f))

@@ -10,8 +10,7 @@ use kiln_environ::FuncType;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-type HostFn<T> =
-    dyn Fn(Caller<'_, T>, &mut [crate::runtime::vm::vmcontext::ValRaw]) -> Result<()> + Send + Sync;
+use crate::func::HostFn;
 
 enum Definition<T> {
     Extern(Extern),

@@ -70,52 +70,64 @@ impl core::fmt::Debug for ValRaw {
 
 impl ValRaw {
     /// From an `i32`.
+    #[inline]
     pub fn i32(v: i32) -> Self {
         Self::u128(v as u32 as u128)
     }
     /// From an `i64`.
+    #[inline]
     pub fn i64(v: i64) -> Self {
         Self::u128(v as u64 as u128)
     }
     /// From `f32` bits.
+    #[inline]
     pub fn f32(bits: u32) -> Self {
         Self::u128(bits as u128)
     }
     /// From `f64` bits.
+    #[inline]
     pub fn f64(bits: u64) -> Self {
         Self::u128(bits as u128)
     }
     /// From a pointer-sized reference value (0 is null).
+    #[inline]
     pub fn reference(v: usize) -> Self {
         Self::u128(v as u128)
     }
     /// From a `v128`.
+    #[inline]
     pub fn u128(v: u128) -> Self {
         ValRaw {
             bytes: v.to_le_bytes(),
         }
     }
     /// As `i32`.
+    #[inline]
     pub fn get_i32(&self) -> i32 {
         i32::from_le_bytes(self.bytes[..4].try_into().unwrap())
     }
     /// As `i64`.
+    #[inline]
     pub fn get_i64(&self) -> i64 {
         i64::from_le_bytes(self.bytes[..8].try_into().unwrap())
     }
     /// As `f32` bits.
+    #[inline]
     pub fn get_f32(&self) -> u32 {
         self.get_i32() as u32
     }
     /// As `f64` bits.
+    #[inline]
     pub fn get_f64(&self) -> u64 {
         self.get_i64() as u64
     }
     /// As a pointer-sized reference.
+    #[inline]
     pub fn get_reference(&self) -> usize {
         self.get_i64() as u64 as usize
     }
     /// As `v128`.
+    #[inline]
     pub fn get_u128(&self) -> u128 {
         u128::from_le_bytes(self.bytes)
     }
