@@ -75,6 +75,17 @@ struct EngineArgs {
     /// relaxed-simd-deterministic=y|n, multi-memory=y|n.
     #[arg(short = 'W', long = "wasm", value_name = "KEY=VALUE[,...]")]
     wasm: Vec<String>,
+    /// Profiling support: `perfmap` writes `/tmp/perf-<pid>.map` so `perf` can name compiled
+    /// wasm functions.
+    #[arg(long = "profile", value_name = "STRATEGY")]
+    profile: Option<ProfileArg>,
+}
+
+/// A `--profile` strategy.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum ProfileArg {
+    /// `/tmp/perf-<pid>.map`, read by Linux `perf`.
+    Perfmap,
 }
 
 impl EngineArgs {
@@ -82,6 +93,9 @@ impl EngineArgs {
         let mut config = opts::EngineOptions::parse(&self.optimize)?.config();
         opts::CodegenOptions::parse(&self.codegen)?.apply(&mut config);
         self.wasm_options()?.apply_to_config(&mut config);
+        if self.profile == Some(ProfileArg::Perfmap) {
+            config.profiler(kiln::ProfilingStrategy::PerfMap);
+        }
         Ok(config)
     }
 

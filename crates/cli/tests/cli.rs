@@ -318,3 +318,37 @@ fn run_relaxed_simd_deterministic() {
         "0x00000000000000000000000000000000\n",
     );
 }
+
+#[test]
+fn profile_perfmap_names_compiled_functions() {
+    let child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "run",
+            "--cache",
+            "off",
+            "--profile",
+            "perfmap",
+            "--invoke",
+            "add",
+        ])
+        .arg(fixture("add.wat"))
+        .args(["1", "2"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("failed to start kiln");
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let map = PathBuf::from(format!("/tmp/perf-{pid}.map"));
+    let text = std::fs::read_to_string(&map).unwrap();
+    std::fs::remove_file(&map).unwrap();
+    let line = text.lines().next().expect("a line per function");
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields.len(), 3, "{line}");
+    assert!(usize::from_str_radix(fields[0], 16).is_ok(), "{line}");
+    assert!(usize::from_str_radix(fields[1], 16).unwrap() > 0, "{line}");
+    assert!(fields[2].starts_with("wasm["), "{line}");
+    let o = kiln(&["run", "--profile", "bogus", "@add.wat"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("perfmap"), "{}", stderr(&o));
+}

@@ -19,6 +19,19 @@ pub struct Config {
     pub(crate) allocation: InstanceAllocationStrategy,
     /// Whether data segments become copy-on-write memory images.
     pub(crate) memory_init_cow: bool,
+    /// How compiled code is described to profilers.
+    pub(crate) profiler: ProfilingStrategy,
+}
+
+/// How compiled code is made visible to external profilers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProfilingStrategy {
+    /// Not at all (the default).
+    #[default]
+    None,
+    /// Each compiled function's address range and name appended to `/tmp/perf-<pid>.map`,
+    /// the file Linux `perf` reads to name JIT code.
+    PerfMap,
 }
 
 /// How instances, memories and tables get their memory.
@@ -123,6 +136,7 @@ impl Default for Config {
             cache: None,
             allocation: InstanceAllocationStrategy::OnDemand,
             memory_init_cow: true,
+            profiler: ProfilingStrategy::None,
         }
     }
 }
@@ -268,6 +282,12 @@ impl Config {
     /// memory has a constant offset and fits its minimum size.
     pub fn memory_init_cow(&mut self, enable: bool) -> &mut Self {
         self.memory_init_cow = enable;
+        self
+    }
+
+    /// How compiled code is described to external profilers (none by default).
+    pub fn profiler(&mut self, strategy: ProfilingStrategy) -> &mut Self {
+        self.profiler = strategy;
         self
     }
 

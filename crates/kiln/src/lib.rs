@@ -59,6 +59,7 @@ mod limits;
 mod linker;
 mod module;
 mod policy;
+mod profiling;
 pub(crate) mod runtime;
 mod store;
 mod trap;
@@ -68,6 +69,7 @@ pub use artifact::{ArtifactKey, is_artifact};
 pub use cache::CacheStats;
 pub use config::{
     Config, DEFAULT_CACHE_MAX_SIZE, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ProfilingStrategy,
 };
 pub use engine::Engine;
 pub use externals::{Extern, Global, GlobalType, Memory, MemoryType, Table, TableType};

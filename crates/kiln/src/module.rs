@@ -134,6 +134,9 @@ impl Module {
             func_indices,
         };
         let code = CodeMemory::publish(code, meta)?;
+        if engine.config().profiler == crate::ProfilingStrategy::PerfMap {
+            crate::profiling::perf_map_add(&code);
+        }
         let type_ids = module.types.iter().map(|t| engine.type_id(t)).collect();
         let offsets = VMOffsets::new(&module);
         Ok(Module {
