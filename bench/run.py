@@ -670,6 +670,7 @@ def machine_section(res):
     m = res["machine"]
     load = res.get("load")
     lines = [
+        f"- Command: `{res.get('command', 'python3 bench/run.py')}`",
         f"- CPU: {m['cpu']}, {m['cores']} logical cores; Linux {m['kernel']}",
         f"- Kiln: {m['kiln']} built from commit `{(m['git_commit'] or '?')[:12]}`"
         + (" with uncommitted changes" if m.get("git_dirty") else "")
@@ -920,9 +921,7 @@ def write_report(res):
     micro_note = ""
     if notes:
         micro_note = "\n\n" + "\n".join(f"Note: {n}." for n in notes)
-    command = res.get("command", "python3 bench/run.py")
     parts = {
-        "command": command,
         "machine": machine_section(res),
         "execution": exec_section(res.get("execution")),
         "chart": "![execution ratios](performance-exec.svg)" if res.get("execution") else "",
