@@ -623,12 +623,19 @@ def run_micro(skip):
     else:
         result["notes"].append("Kiln's benches/instantiate.rs and benches/calls.rs are not in Cargo.toml yet")
     if os.path.exists(os.path.join(WASMTIME_BENCH, "Cargo.toml")):
+        # Both sides write target/criterion/<group>/...: they need different target dirs (a
+        # shared $CARGO_TARGET_DIR would make one overwrite the other).
+        env = dict(os.environ)
+        target = cargo_target_dir(WASMTIME_BENCH)
+        if os.path.realpath(target) == os.path.realpath(cargo_target_dir(ROOT)):
+            target = os.path.join(WASMTIME_BENCH, "target")
+            env["CARGO_TARGET_DIR"] = target
         since = time.time() - 1
         log("micro: cargo bench (bench/peers/wasmtime-bench)")
-        r = subprocess.run(["cargo", "bench"], cwd=WASMTIME_BENCH)
+        r = subprocess.run(["cargo", "bench"], cwd=WASMTIME_BENCH, env=env)
         if r.returncode != 0:
             result["notes"].append(f"`cargo bench` in bench/peers/wasmtime-bench failed with status {r.returncode}")
-        result["wasmtime"] = criterion_estimates(cargo_target_dir(WASMTIME_BENCH), groups, since)
+        result["wasmtime"] = criterion_estimates(target, groups, since)
     else:
         result["notes"].append("bench/peers/wasmtime-bench is missing")
     return result
