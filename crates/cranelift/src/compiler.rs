@@ -89,12 +89,13 @@ impl CraneliftCompiler {
         &*self.isa
     }
 
-    /// Compiles one IR function to machine code.
+    /// Compiles one IR function to machine code, in this thread's reusable context.
     fn codegen(&self, func: Function) -> Result<CompiledFunction, String> {
-        let mut ctx = Context::for_function(func);
-        let compiled = match ctx.compile(self.isa(), &mut ControlPlane::default()) {
-            Ok(c) => c,
-            Err(e) => {
+        with_contexts(|cx| {
+            let ctx = &mut cx.codegen;
+            ctx.clear();
+            ctx.func = func;
+            if let Err(e) = ctx.compile(self.isa(), &mut ControlPlane::default()) {
                 return Err(match e.inner {
                     CodegenError::ImplLimitExceeded | CodegenError::CodeTooLarge => {
                         "function too large to compile".to_string()
@@ -105,10 +106,11 @@ impl CraneliftCompiler {
                     other => format!("internal error: code generation failed: {other}"),
                 });
             }
-        };
-        // `compile` borrows the context; the function it compiled is `ctx.func`.
-        let compiled = compiled.clone();
-        CompiledFunction::new(&ctx.func, &compiled)
+            let compiled = ctx
+                .compiled_code()
+                .ok_or("internal error: no compiled code")?;
+            CompiledFunction::new(&ctx.func, compiled)
+        })
     }
 
     fn compile_body(
@@ -119,18 +121,60 @@ impl CraneliftCompiler {
         input: &kiln_environ::FunctionBodyInput<'_>,
     ) -> Result<(CompiledFunction, Vec<BuiltinFunction>), CompileError> {
         let func_index = translate::body_func_index(input);
-        let mut fctx = FunctionBuilderContext::new();
+        let translated = with_contexts(|cx| {
+            // A translation that stopped early (invalid code, or a panic) leaves the builder
+            // context mid-function; it can only be replaced.
+            if cx.builder_in_use {
+                cx.builder = FunctionBuilderContext::new();
+            }
+            cx.builder_in_use = true;
+            let result = translate::translate_function(
+                self.isa(),
+                module,
+                offsets,
+                tunables,
+                input,
+                &mut cx.builder,
+                &mut cx.validator,
+            );
+            cx.builder_in_use = result.is_err();
+            result
+        });
         let TranslatedFunction {
             func,
             used_builtins,
-        } = translate::translate_function(self.isa(), module, offsets, tunables, input, &mut fctx)
-            .map_err(|error| compile_error(module, func_index, error))?;
+        } = translated.map_err(|error| compile_error(module, func_index, error))?;
         let start = input.body.range().start;
         let compiled = self
             .codegen(func)
             .map_err(|m| compile_error(module, func_index, WasmError::new(start, m)))?;
         Ok((compiled, used_builtins))
     }
+}
+
+/// The per-thread state compilation reuses from one function to the next, so the allocations
+/// of the validator, the function builder and Cranelift's context are made once per thread
+/// rather than once per function.
+struct Contexts {
+    validator: wasmparser::FuncValidatorAllocations,
+    builder: FunctionBuilderContext,
+    /// Whether `builder` may hold a half-built function.
+    builder_in_use: bool,
+    codegen: Context,
+}
+
+thread_local! {
+    static CONTEXTS: std::cell::RefCell<Contexts> = std::cell::RefCell::new(Contexts {
+        validator: Default::default(),
+        builder: FunctionBuilderContext::new(),
+        builder_in_use: false,
+        codegen: Context::new(),
+    });
+}
+
+/// Runs `f` with this thread's [`Contexts`]. `f` must not call `with_contexts` itself.
+fn with_contexts<R>(f: impl FnOnce(&mut Contexts) -> R) -> R {
+    CONTEXTS.with(|c| f(&mut c.borrow_mut()))
 }
 
 /// Applies target CPU feature settings (Cranelift target-setting names such as `has_sse41`)
@@ -383,6 +427,7 @@ impl CraneliftCompiler {
                 tunables,
                 input,
                 &mut fctx,
+                &mut Default::default(),
             )
             .map_err(|e| compile_error(module, index, e))?;
             out.push(t.func.display().to_string());

@@ -104,6 +104,22 @@ fn invalid_body_names_function_and_offset() {
 }
 
 #[test]
+fn a_failed_translation_leaves_the_thread_able_to_compile() {
+    // Compilation reuses per-thread contexts; one pool thread sees both modules, the first
+    // of which stops translating half-way through a function.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let bad = "(module (func (result i32) (block (result i32) i32.const 1 i64.const 2)))";
+        assert!(compile_with(bad, &Tunables::default()).is_err());
+        let code = compile("(module (func (export \"f\") (result i32) i32.const 7))");
+        assert_eq!(code.functions.len(), 1);
+    });
+}
+
+#[test]
 fn array_to_wasm_trampolines_for_escaping_functions_only() {
     let code = compile(
         r#"(module

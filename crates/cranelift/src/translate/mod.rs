@@ -71,6 +71,7 @@ pub(crate) fn translate_function(
     tunables: &Tunables,
     input: &FunctionBodyInput<'_>,
     fctx: &mut FunctionBuilderContext,
+    allocs: &mut wasmparser::FuncValidatorAllocations,
 ) -> WasmResult<TranslatedFunction> {
     let body = &input.body;
     let start = body.range().start;
@@ -80,7 +81,7 @@ pub(crate) fn translate_function(
         ty: input.validator.ty,
         features: input.validator.features,
     };
-    let mut validator = to_validate.into_validator(Default::default());
+    let mut validator = to_validate.into_validator(std::mem::take(allocs));
     let func_index = input.validator.index;
     let ty = module
         .types
@@ -170,6 +171,7 @@ pub(crate) fn translate_function(
         ));
     }
 
+    *allocs = validator.into_allocations();
     let used_builtins = std::mem::take(&mut t.env.used_builtins);
     t.builder.seal_all_blocks();
     t.builder.finalize(isa.frontend_config());
