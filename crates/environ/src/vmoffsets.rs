@@ -14,6 +14,8 @@
 //!   imported_functions     [VMFuncRef; imported functions]   (callee code, vmctx, type id)
 //!   tables                 [*mut VMTableDefinition; all tables]
 //!   memories               [*mut VMMemoryDefinition; all memories]
+//!   memory_bases           [*mut u8; all memories]   (base of each memory, for code that
+//!                          knows the memory never moves: one load instead of two)
 //!   imported_globals       [*mut VMGlobalDefinition; imported globals]
 //!   (align 16)
 //!   defined_globals        [VMGlobalDefinition; defined globals]   (16 bytes each, inline)
@@ -23,6 +25,12 @@
 //! Only 64-bit hosts are supported: pointers are 8 bytes.
 
 use crate::ModuleInfo;
+
+/// The version of the contract between compiled code and the runtime: the vmctx layout, the
+/// `VM*` records, the builtin list and the calling conventions. Part of the engine
+/// fingerprint, so precompiled artifacts made under another version are refused. Bump it with
+/// every change to any of these.
+pub const ABI_VERSION: u32 = 2;
 
 /// The size of a wasm page.
 pub const WASM_PAGE_SIZE: u64 = 0x1_0000;
@@ -151,6 +159,7 @@ pub struct VMOffsets {
     imported_functions: u32,
     tables: u32,
     memories: u32,
+    memory_bases: u32,
     imported_globals: u32,
     defined_globals: u32,
     func_refs: u32,
@@ -187,7 +196,8 @@ impl VMOffsets {
         let imported_functions = record::VMContextHeader::SIZE;
         let tables = imported_functions + num_imported_functions * record::VMFuncRef::SIZE;
         let memories = tables + num_tables * ptr;
-        let imported_globals = memories + num_memories * ptr;
+        let memory_bases = memories + num_memories * ptr;
+        let imported_globals = memory_bases + num_memories * ptr;
         let defined_globals = align(imported_globals + num_imported_globals * ptr, 16);
         let func_refs = defined_globals + num_defined_globals * VM_GLOBAL_DEFINITION_SIZE;
         let size = align(func_refs + num_escaped_funcs * record::VMFuncRef::SIZE, 16);
@@ -201,6 +211,7 @@ impl VMOffsets {
             imported_functions,
             tables,
             memories,
+            memory_bases,
             imported_globals,
             defined_globals,
             func_refs,
@@ -243,6 +254,13 @@ impl VMOffsets {
     pub fn vmctx_memory(&self, index: u32) -> u32 {
         assert!(index < self.num_memories);
         self.memories + index * 8
+    }
+    /// Offset of the base address of memory `index`. Filled at instantiation; valid for as
+    /// long as the instance only if the memory never moves (`Tunables::memory_may_move` is
+    /// false for its type).
+    pub fn vmctx_memory_base(&self, index: u32) -> u32 {
+        assert!(index < self.num_memories);
+        self.memory_bases + index * 8
     }
     /// Offset of the `*mut VMGlobalDefinition` of imported global `index`.
     pub fn vmctx_imported_global(&self, index: u32) -> u32 {
@@ -288,7 +306,8 @@ mod tests {
         assert_eq!(o.vmctx_imported_function(0), 48);
         assert_eq!(o.vmctx_table(0), 48 + 64);
         assert_eq!(o.vmctx_memory(0), o.vmctx_table(0) + 8);
-        assert_eq!(o.vmctx_imported_global(0), o.vmctx_memory(0) + 8);
+        assert_eq!(o.vmctx_memory_base(0), o.vmctx_memory(0) + 8);
+        assert_eq!(o.vmctx_imported_global(0), o.vmctx_memory_base(0) + 8);
         assert_eq!(o.vmctx_defined_global(0) % 16, 0);
         assert_eq!(o.vmctx_func_ref(0), o.vmctx_defined_global(4) + 16);
         assert_eq!(o.size() % 16, 0);

@@ -107,7 +107,10 @@ impl Engine {
     /// tunable, and the enabled wasm features. Precompiled artifacts record it.
     pub fn fingerprint(&self) -> &str {
         self.inner.fingerprint.get_or_init(|| {
-            let mut lines = vec![format!("kiln-version={}", env!("CARGO_PKG_VERSION"))];
+            let mut lines = vec![
+                format!("kiln-version={}", env!("CARGO_PKG_VERSION")),
+                format!("abi={}", kiln_environ::vmoffsets::ABI_VERSION),
+            ];
             let target = self.inner.compiler.target_description();
             let mut tokens = target.split_whitespace();
             if let Some(triple) = tokens.next() {

@@ -2,9 +2,10 @@
 //!
 //! Two reviews required: this file decides which wasm loads and stores may touch host memory.
 //!
-//! For memory `m`, the code loads `def = vmctx.memories[m]` (never changes), then
-//! `def.base` (read-only and hoistable when [`Tunables::memory_may_move`] is false) and, when
-//! a check is needed, `def.current_length`. An access of `size` bytes at `index + offset`:
+//! For memory `m`, the base address is `vmctx.memory_bases[m]` (one read-only, hoistable load)
+//! when [`Tunables::memory_may_move`] is false, since such a memory never moves; otherwise the
+//! code loads `def = vmctx.memories[m]` (never changes), then `def.base`. When a check is
+//! needed it loads `def.current_length`. An access of `size` bytes at `index + offset`:
 //!
 //! - needs no check when [`Tunables::can_elide_bounds_check`] says the guard region covers
 //!   every possible address; the load/store then carries `HEAP_OUT_OF_BOUNDS`, and a fault
@@ -86,17 +87,21 @@ impl FuncTranslator<'_, '_> {
             ));
         };
         let ty = self.memory_type(memory)?;
-        let def = self.memory_def(memory);
-        let mut base_flags = abi::trusted();
-        if !self.env.tunables.memory_may_move(&ty) {
-            base_flags = base_flags.with_readonly().with_can_move();
-        }
-        let base = self.builder.ins().load(
-            POINTER,
-            base_flags,
-            def,
-            offset_imm(record::VMMemoryDefinition::base),
-        );
+        let base = if self.env.tunables.memory_may_move(&ty) {
+            // Reloaded through the definition, which growth updates.
+            let def = self.memory_def(memory);
+            self.builder.ins().load(
+                POINTER,
+                abi::trusted(),
+                def,
+                offset_imm(record::VMMemoryDefinition::base),
+            )
+        } else {
+            // Never changes: the copy in the vmctx, one read-only load that can be hoisted.
+            let off = self.env.offsets.vmctx_memory_base(memory);
+            self.env
+                .load_readonly(&mut self.builder, self.env.vmctx, off)
+        };
         let index = if ty.memory64 {
             index
         } else {
@@ -111,6 +116,7 @@ impl FuncTranslator<'_, '_> {
             .tunables
             .can_elide_bounds_check(ty.memory64, offset, size)
         {
+            let def = self.memory_def(memory);
             let len = self.memory_len(def);
             // The largest possible memory: 2^32 bytes for a 32-bit memory.
             let max_len = if ty.memory64 {
