@@ -356,6 +356,7 @@ def run_execution(tools, workloads, reps):
 
     runtimes = ["kiln", "wasmtime"] + (["node"] if tools.get("node") else [])
     times = {}  # (workload, variant, runtime) -> [seconds]; variant "-" for native
+    cpu_times = {}  # the same, user + sys CPU seconds
     failures = []
     node_failed = False
     for rep in range(reps):
@@ -388,7 +389,8 @@ def run_execution(tools, workloads, reps):
                     failures.append(msg)
                     continue
                 times.setdefault((w, v, rt), []).append(r.wall)
-                log(f"  {w:14} {v:6} {rt:8} {r.wall:8.3f} s")
+                cpu_times.setdefault((w, v, rt), []).append(r.cpu)
+                log(f"  {w:14} {v:6} {rt:8} {r.wall:8.3f} s  cpu {r.cpu:8.3f} s")
 
     rows = []
     for w in workloads:
@@ -401,12 +403,17 @@ def run_execution(tools, workloads, reps):
                 "checksum_ok": not any(f.startswith(f"{w} ({v})") for f in failures),
                 "native_s": native,
                 "native_runs": times.get((w, "-", "native"), []),
+                "native_cpu_runs": cpu_times.get((w, "-", "native"), []),
+                "native_cpu_s": median(cpu_times.get((w, "-", "native"), [])),
             }
             for rt in runtimes:
                 runs = times.get((w, v, rt), [])
                 row[f"{rt}_runs"] = runs
                 row[f"{rt}_s"] = median(runs)
+                row[f"{rt}_cpu_runs"] = cpu_times.get((w, v, rt), [])
+                row[f"{rt}_cpu_s"] = median(row[f"{rt}_cpu_runs"])
             row["kiln_over_wasmtime"] = ratio(row["kiln_s"], row["wasmtime_s"])
+            row["kiln_over_wasmtime_cpu"] = ratio(row["kiln_cpu_s"], row["wasmtime_cpu_s"])
             row["kiln_over_native"] = ratio(row["kiln_s"], native)
             row["wasmtime_over_native"] = ratio(row["wasmtime_s"], native)
             if "node" in runtimes:
@@ -420,6 +427,7 @@ def run_execution(tools, workloads, reps):
         worst = max(kw, key=lambda x: x[0]) if kw else None
         summary[scope] = {
             "geomean_kiln_over_wasmtime": geomean([r["kiln_over_wasmtime"] for r in sel]),
+            "geomean_kiln_over_wasmtime_cpu": geomean([r.get("kiln_over_wasmtime_cpu") for r in sel]),
             "geomean_kiln_over_native": geomean([r["kiln_over_native"] for r in sel]),
             "geomean_wasmtime_over_native": geomean([r["wasmtime_over_native"] for r in sel]),
             "worst_kiln_over_wasmtime": worst[0] if worst else None,
@@ -706,7 +714,7 @@ def exec_section(ex):
     node = "node" in ex["runtimes"]
     header = ["workload", "variant", "native s", "kiln s", "wasmtime s"]
     header += ["node s"] if node else []
-    header += ["kiln/wasmtime", "kiln/native", "wasmtime/native", "checksum"]
+    header += ["kiln/wasmtime", "kiln/native", "wasmtime/native", "kiln/wasmtime CPU", "checksum"]
     rows = []
     for r in ex["rows"]:
         row = [r["workload"], r["variant"], fmt_s(r["native_s"]), fmt_s(r["kiln_s"]), fmt_s(r["wasmtime_s"])]
@@ -715,6 +723,7 @@ def exec_section(ex):
             fmt_r(r["kiln_over_wasmtime"]),
             fmt_r(r["kiln_over_native"]),
             fmt_r(r["wasmtime_over_native"]),
+            fmt_r(r.get("kiln_over_wasmtime_cpu")),
             "ok" if r["checksum_ok"] else "**MISMATCH**",
         ]
         rows.append(row)
@@ -726,6 +735,7 @@ def exec_section(ex):
             fmt_r(s["geomean_kiln_over_wasmtime"]),
             fmt_r(s["geomean_kiln_over_native"]),
             fmt_r(s["geomean_wasmtime_over_native"]),
+            fmt_r(s.get("geomean_kiln_over_wasmtime_cpu")),
             "",
         ]
         rows.append(row)
