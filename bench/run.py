@@ -2,7 +2,7 @@
 """Kiln's benchmark suite (issue 9): execution, compile time and micro benchmarks beside
 Wasmtime and native code, written to bench/results/latest.json and docs/performance.md.
 
-    python3 bench/run.py                 # everything: about 20-30 minutes on 2 cores
+    python3 bench/run.py                 # everything: about 15 minutes on 2 cores, once built
     python3 bench/run.py --quick         # 1 repetition, 3 workloads, no large module, no micro
     python3 bench/run.py --only fib,lz --reps 3 --skip-micro
     python3 bench/run.py --report-only   # regenerate docs/performance.md from latest.json
@@ -745,6 +745,19 @@ def exec_section(ex):
         f"\n\nMedian of {ex['reps']} runs each. Worst kiln/wasmtime: "
         f"{fmt_r(s['worst_kiln_over_wasmtime'])} ({s['worst'] or '—'})."
     )
+    spreads = []
+    for r in ex["rows"]:
+        for rt in ex["runtimes"]:
+            runs = r.get(f"{rt}_runs") or []
+            if len(runs) > 1:
+                spreads.append((max(runs) - min(runs)) / statistics.median(runs))
+    if spreads:
+        text += (
+            " Noise: the spread of one runtime's runs of one module (max − min, over the median) "
+            f"is {statistics.median(spreads) * 100:.0f}% in the median case and "
+            f"{max(spreads) * 100:.0f}% at worst in this run; the raw times are in "
+            "`bench/results/latest.json`."
+        )
     if ex["failures"]:
         text += "\n\n**Failures:**\n\n" + "\n".join(f"- {f}" for f in ex["failures"])
     if ex.get("node_dropped"):
