@@ -332,7 +332,7 @@ impl Compiler for CraneliftCompiler {
 
         let link_err =
             |m: String| compile_error(module, 0, WasmError::new(0, format!("link: {m}")));
-        let mut linker = Linker::default();
+        let mut linker = Linker::with_alignment(self.isa().function_alignment().preferred);
         let mut functions = Vec::with_capacity(num_defined);
         for (i, (code, _)) in bodies.iter().enumerate() {
             let index = num_imported + i as u32;
@@ -380,7 +380,7 @@ impl Compiler for CraneliftCompiler {
         let mut fctx = FunctionBuilderContext::new();
         let func = trampolines::wasm_to_array(self.isa(), ty, &mut fctx).map_err(err)?;
         let code = self.codegen(func).map_err(|m| err(WasmError::new(0, m)))?;
-        let mut linker = Linker::default();
+        let mut linker = Linker::with_alignment(self.isa().function_alignment().preferred);
         let loc = linker
             .push(&code, None)
             .map_err(|m| err(WasmError::new(0, m)))?;

@@ -1,6 +1,8 @@
 //! Linking: compiled functions concatenated into one position-independent text.
 //!
-//! Each function starts at a 16-byte boundary. Calls between functions of the text
+//! Each function starts at the target's preferred function alignment (32 bytes on x86-64, so
+//! loops sit where Cranelift laid them out relative to 32-byte fetch and branch boundaries;
+//! at least 16). Calls between functions of the text
 //! (colocated wasm calls, builtin trampolines, and the libcall stubs of `libcalls.rs`) are the
 //! only relocations the translator produces; they are PC-relative and resolved in place, so
 //! the text needs no loader. Any other relocation is an error: it would mean an absolute
@@ -122,6 +124,8 @@ impl CompiledFunction {
 /// Builds one text out of many functions.
 #[derive(Default)]
 pub(crate) struct Linker {
+    /// Alignment of each function's start; 16 when unset (0).
+    alignment: usize,
     text: Vec<u8>,
     symbols: HashMap<(u32, u32), u32>,
     pending: Vec<(u32, FuncReloc)>,
@@ -137,13 +141,21 @@ pub(crate) struct LinkedText {
 }
 
 impl Linker {
+    /// A linker aligning functions to `alignment` bytes (a power of two; at least 16 is used).
+    pub fn with_alignment(alignment: u32) -> Linker {
+        Linker {
+            alignment: (alignment as usize).max(16),
+            ..Linker::default()
+        }
+    }
+
     /// Appends `f`; if `name` is given, relocations against it resolve to this copy.
     pub fn push(
         &mut self,
         f: &CompiledFunction,
         name: Option<(u32, u32)>,
     ) -> Result<FunctionLoc, String> {
-        let padded = self.text.len().next_multiple_of(16);
+        let padded = self.text.len().next_multiple_of(self.alignment.max(16));
         self.text.resize(padded, 0);
         let start = u32::try_from(padded).map_err(|_| "code section larger than 4 GiB")?;
         let length = u32::try_from(f.code.len()).map_err(|_| "function larger than 4 GiB")?;
