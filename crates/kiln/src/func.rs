@@ -12,8 +12,8 @@
     reason = "WasmTy/WasmParams/WasmResults carry hidden raw conversions over the crate-private store"
 )]
 
-use crate::runtime::vm::call::{self, HostFunc};
-use crate::runtime::vm::traphandlers::UnwindReason;
+use crate::runtime::vm::call::{self, CallerVmctx, HostFunc};
+use crate::runtime::vm::traphandlers::{RawBacktrace, UnwindReason};
 use crate::runtime::vm::vmcontext::{FuncRef, ValRaw};
 use crate::store::{FuncEntry, StoreInner, StoreOpaque, Stored};
 use crate::trap::WasmBacktrace;
@@ -230,30 +230,38 @@ pub(crate) fn invoke(
     let max_stack = store.engine.config().max_wasm_stack;
     match call::invoke(&mut store.vm_store_context, max_stack, func_ref, values) {
         Ok(()) => Ok(()),
-        Err(unwound) => {
-            let (reason, raw_bt) = *unwound;
-            let bt = WasmBacktrace::from_raw(&raw_bt);
-            let err = match reason {
-                UnwindReason::Trap(trap) => anyhow::Error::new(trap),
-                UnwindReason::Host(e) => e,
-                UnwindReason::Panic(p) => panic::resume_unwind(p),
-            };
-            if bt.frames().is_empty() {
-                Err(err)
-            } else {
-                Err(err.context(bt))
-            }
-        }
+        Err(unwound) => Err(unwound_error(unwound)),
+    }
+}
+
+/// The error for a call that unwound: the trap or host error with its wasm backtrace (a host
+/// panic resumes here). Out of line, so the successful call path stays small.
+#[cold]
+#[inline(never)]
+fn unwound_error(unwound: Box<(UnwindReason, RawBacktrace)>) -> anyhow::Error {
+    let (reason, raw_bt) = *unwound;
+    let bt = WasmBacktrace::from_raw(&raw_bt);
+    let err = match reason {
+        UnwindReason::Trap(trap) => anyhow::Error::new(trap),
+        UnwindReason::Host(e) => e,
+        UnwindReason::Panic(p) => panic::resume_unwind(p),
+    };
+    if bt.frames().is_empty() {
+        err
+    } else {
+        err.context(bt)
     }
 }
 
 pub(crate) fn dynamic_host_fn<T: 'static>(
     ty: FuncType,
     func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
-) -> impl Fn(&mut StoreInner<T>, Option<usize>, &mut [ValRaw]) -> Result<()> + Send + Sync + 'static
-{
-    move |store: &mut StoreInner<T>, instance: Option<usize>, raw: &mut [ValRaw]| {
-        let mut caller = Caller { store, instance };
+) -> impl Fn(&mut StoreInner<T>, CallerVmctx, &mut [ValRaw]) -> Result<()> + Send + Sync + 'static {
+    move |store: &mut StoreInner<T>, vmctx: CallerVmctx, raw: &mut [ValRaw]| {
+        let mut caller = Caller {
+            store,
+            instance: vmctx.instance_index(),
+        };
         let (np, nr) = (ty.params.len(), ty.results.len());
         // Parameters then results, on the stack for the usual small signatures.
         let mut inline = [Val::I32(0); INLINE_VALS];
@@ -511,7 +519,7 @@ macro_rules! tuples {
         {
             fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>) {
                 let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
-                let f = move |store: &mut StoreInner<T>, _: Option<usize>, raw: &mut [ValRaw]| -> Result<()> {
+                let f = move |store: &mut StoreInner<T>, _: CallerVmctx, raw: &mut [ValRaw]| -> Result<()> {
                     let args = <($($t,)*) as WasmResults>::load_raw(&mut store.opaque, raw);
                     let ($($t,)*) = args;
                     let r = (self)($($t),*).into_result()?;
@@ -530,7 +538,8 @@ macro_rules! tuples {
         {
             fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>) {
                 let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
-                let f = move |store: &mut StoreInner<T>, instance: Option<usize>, raw: &mut [ValRaw]| -> Result<()> {
+                let f = move |store: &mut StoreInner<T>, vmctx: CallerVmctx, raw: &mut [ValRaw]| -> Result<()> {
+                    let instance = vmctx.instance_index();
                     let args = <($($t,)*) as WasmResults>::load_raw(&mut store.opaque, raw);
                     let ($($t,)*) = args;
                     let r = (self)(Caller { store: &mut *store, instance }, $($t),*).into_result()?;

@@ -55,7 +55,26 @@ pub fn invoke(
 /// The callback of a host function: gets the store (`S`), the calling instance's index in
 /// its store (if called from wasm), and the raw arguments/results.
 pub type HostCallback<S> =
-    dyn Fn(&mut S, Option<usize>, &mut [ValRaw]) -> anyhow::Result<()> + Send + Sync;
+    dyn Fn(&mut S, CallerVmctx, &mut [ValRaw]) -> anyhow::Result<()> + Send + Sync;
+
+/// Who called a host function: the calling instance's vmctx, or null when the host called it.
+/// Only meaningful during that call; the instance index is looked up only if asked for, so
+/// host functions that do not take a `Caller` pay nothing for it.
+#[derive(Clone, Copy)]
+pub struct CallerVmctx(*mut c_void);
+
+impl CallerVmctx {
+    /// The calling instance's index in its store, if wasm made the call.
+    pub fn instance_index(self) -> Option<usize> {
+        if self.0.is_null() {
+            return None;
+        }
+        // A non-null caller vmctx is a live instance of the store whose host function is
+        // running (the array-call contract), and this value does not outlive that call.
+        // SAFETY: so the vmctx's back pointer leads to that live instance.
+        Some(unsafe { Instance::from_vmctx(self.0.cast()) }.store_index)
+    }
+}
 
 /// A host function's context: what its `VMFuncRef::vmctx` points to. `header` stays first
 /// (the wasm-to-array trampoline reads `array_call` from it).
@@ -134,12 +153,7 @@ unsafe extern "C" fn host_array_call<S>(
             core::slice::from_raw_parts_mut(values, len),
         )
     };
-    let caller = if caller_vmctx.is_null() {
-        None
-    } else {
-        // SAFETY: a non-null caller vmctx is a live instance of this store.
-        Some(unsafe { Instance::from_vmctx(caller_vmctx.cast()) }.store_index)
-    };
+    let caller = CallerVmctx(caller_vmctx);
     let callback: *const HostCallback<S> = &*ctx.callback;
     // The callback lives in this boxed context, which its store frees only when the store
     // itself is dropped, and the callback cannot drop the store (it gets `&mut S`); nothing

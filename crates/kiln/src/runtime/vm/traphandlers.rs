@@ -121,12 +121,20 @@ pub fn catch_traps(
     if ok {
         return Ok(());
     }
+    Err(unwound(state))
+}
+
+/// The reason and backtrace a trap left in `state`. Out of line: the common, successful
+/// return stays small.
+#[cold]
+#[inline(never)]
+fn unwound(state: CallThreadState) -> Box<(UnwindReason, RawBacktrace)> {
     let reason = state
         .unwind
         .into_inner()
         .unwrap_or(UnwindReason::Trap(Trap::UnreachableCodeReached));
     let backtrace = state.backtrace.into_inner().unwrap_or_default();
-    Err(Box::new((reason, backtrace)))
+    Box::new((reason, backtrace))
 }
 
 /// Records the error of a host function called from wasm, to be raised by the `raise`

@@ -100,10 +100,27 @@ thread_local! {
     static ALT_STACK: std::cell::RefCell<Option<AltStack>> = const { std::cell::RefCell::new(None) };
 }
 
+thread_local! {
+    /// Whether `lazy_per_thread_init` already ran on this thread: the check on every entry
+    /// into wasm is one thread-local load.
+    static ALT_STACK_READY: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
 /// Makes sure this thread has an alternate signal stack big enough for our handler.
+#[inline]
 pub fn lazy_per_thread_init() {
+    if !ALT_STACK_READY.with(|r| r.get()) {
+        init_alt_stack();
+    }
+}
+
+#[cold]
+fn init_alt_stack() {
+    // Set only once the thread has a usable stack: a failed attempt is retried next time.
+    let ready = || ALT_STACK_READY.with(|r| r.set(true));
     ALT_STACK.with(|alt| {
         if alt.borrow().is_some() {
+            ready();
             return;
         }
         // SAFETY: querying the current alternate stack.
@@ -112,6 +129,7 @@ pub fn lazy_per_thread_init() {
         unsafe { libc::sigaltstack(core::ptr::null(), &mut old) };
         if old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size >= ALT_STACK_SIZE {
             *alt.borrow_mut() = Some(AltStack { mmap: None });
+            ready();
             return;
         }
         let page = super::page_size();
@@ -133,5 +151,6 @@ pub fn lazy_per_thread_init() {
             libc::sigaltstack(&ss, core::ptr::null_mut());
         }
         *alt.borrow_mut() = Some(AltStack { mmap: Some(mmap) });
+        ready();
     });
 }
