@@ -453,8 +453,9 @@ fn init_data<T>(
     let mut imaged = vec![false; inst.memories.len()];
     for (d, image) in images.iter().enumerate() {
         let Some(image) = image else { continue };
-        // SAFETY: memory pointers are live boxes owned by the store; nothing else refers to
-        // this instance's fresh memories yet.
+        // Memory pointers are live boxes owned by the store, and nothing else refers to this
+        // instance's fresh memories yet.
+        // SAFETY: so this exclusive reference is the only one.
         let mem = unsafe { &mut *inst.memories[first_defined + d] };
         if use_images {
             mem.map_image(image)?;

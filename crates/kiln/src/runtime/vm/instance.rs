@@ -250,8 +250,9 @@ impl Instance {
     /// `mem` must be owned (boxed) by the same store as this instance (see `set_table`).
     pub fn set_memory(&mut self, index: u32, mem: &mut LinearMemory) {
         let def = mem.vmdef();
-        // SAFETY: the offsets are memory `index`'s pointer and base slots; `def` points to the
+        // The offsets are memory `index`'s pointer and base slots, and `def` points to the
         // memory's live definition (the memory is boxed and owned by the store).
+        // SAFETY: so both writes and the read stay inside live allocations.
         unsafe {
             *self.vmctx_plus_offset(self.info.offsets.vmctx_memory(index)) = def;
             *self.vmctx_plus_offset(self.info.offsets.vmctx_memory_base(index)) = (*def).base;

@@ -146,8 +146,9 @@ impl LinearMemory {
             image.offset() + image.len() <= self.def.current_length,
             "memory image does not fit the memory"
         );
-        // SAFETY: the image range lies in the accessible part of this memory's own address
-        // range (checked above); no reference into it is alive (`&mut self`).
+        // The image range lies in the accessible part of this memory's own address range
+        // (checked above), and `&mut self` rules out references into it.
+        // SAFETY: so `map_at`'s contract holds.
         unsafe { image.map_at(self.base)? };
         self.image = Some(image.clone());
         Ok(())
@@ -156,8 +157,9 @@ impl LinearMemory {
     /// Replaces a mapped image with zeroes.
     pub fn clear_image(&mut self) -> Result<()> {
         if let Some(old) = self.image.take() {
-            // SAFETY: a mapped image lies in the accessible part of this memory's own range
-            // (memories never shrink); `&mut self` excludes references into it.
+            // A mapped image lies in the accessible part of this memory's own range (memories
+            // never shrink), and `&mut self` excludes references into it.
+            // SAFETY: so the range is ours to replace.
             unsafe {
                 sys::map_zeroed_fixed(self.base.add(old.offset()), old.len(), Access::ReadWrite)?
             };
@@ -257,8 +259,9 @@ impl LinearMemory {
             self.image = None;
             self.def.base = base.cast();
         } else {
-            // SAFETY: `[old_bytes, new_bytes)` lies within the capacity of this memory's own
-            // address range and is not yet accessible, so nothing refers to it.
+            // `[old_bytes, new_bytes)` lies within the capacity of this memory's own address
+            // range and is not yet accessible, so nothing refers to it.
+            // SAFETY: so the range is ours to make accessible.
             unsafe {
                 sys::protect(
                     self.base.add(old_bytes),

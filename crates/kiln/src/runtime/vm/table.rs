@@ -128,8 +128,7 @@ impl Table {
     pub fn elements(&self) -> &[usize] {
         match &self.storage {
             Storage::Owned(v) => v,
-            // SAFETY: the first `len` elements of the slot are initialised and owned by this
-            // table.
+            // SAFETY: the slot's first `len` elements are initialised and owned by this table.
             Storage::Pooled { ptr, len, .. } => unsafe { core::slice::from_raw_parts(*ptr, *len) },
         }
     }
@@ -183,8 +182,9 @@ impl Table {
                 if new > *capacity {
                     return None;
                 }
-                // SAFETY: `[len, new)` lies within the slot's `capacity` elements, owned by
-                // this table and not yet part of its contents.
+                // `[len, new)` lies within the slot's `capacity` elements and is not yet part of
+                // the table's contents.
+                // SAFETY: so it is this table's to initialise.
                 unsafe { core::slice::from_raw_parts_mut(ptr.add(*len), new - *len) }.fill(init);
                 *len = new;
             }

@@ -171,8 +171,8 @@ pub unsafe fn map_file_fixed(
     if len == 0 {
         return Ok(());
     }
-    // SAFETY: MAP_FIXED replaces only pages of the caller's own mapping; the private mapping
-    // never writes back to the file.
+    // The private mapping never writes back to the file.
+    // SAFETY: MAP_FIXED replaces only pages of the caller's own mapping.
     let got = unsafe {
         rustix::mm::mmap(
             ptr.cast(),
