@@ -3,8 +3,8 @@
 //! copying the data segments would, including when instantiation fails half-way.
 
 use kiln::{
-    Config, Engine, Extern, Func, InstanceAllocationStrategy, Linker, Module,
-    PoolingAllocationConfig, Store, Table, TableType, Val, ValType,
+    Config, Engine, Extern, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
+    Store, Table, TableType, Val, ValType,
 };
 
 /// Data at 0 and in a second page; `peek` reads a byte, `poke` writes one, `grow` grows.
@@ -333,5 +333,4 @@ fn instance_pre_resolves_once_and_checks_early() {
         format!("{err:#}").contains("incompatible import type for `host::double`"),
         "{err:#}"
     );
-    let _: Option<Func> = None;
 }
