@@ -319,3 +319,32 @@ fn offsets_beyond_any_memory_trap_unconditionally() {
         compile_with(wat, &t).unwrap();
     }
 }
+
+#[test]
+fn if_without_else_branches_straight_to_its_end() {
+    let blocks = |wat: &str| {
+        let text = clif(wat, &Tunables::default()).join("\n");
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("block"))
+            .count()
+    };
+    // entry, `then`, the `if`'s end, the function's end: no jump-only `else` block.
+    let no_else = r#"(module (global $g (mut i32) (i32.const 0))
+        (func (param i32) (if (local.get 0) (then (global.set $g (i32.const 1))))))"#;
+    assert_eq!(blocks(no_else), 4);
+    // An `else` still gets its block, and the false edge reaches it, not the end.
+    let with_else = r#"(module (global $g (mut i32) (i32.const 0))
+        (func (param i32)
+            (if (local.get 0)
+                (then (global.set $g (i32.const 1)))
+                (else (global.set $g (i32.const 2))))))"#;
+    let text = clif(with_else, &Tunables::default()).join("\n");
+    assert_eq!(blocks(with_else), 5, "{text}");
+    assert!(text.contains("brif v2, block2, block4"), "{text}");
+    // With parameters the `else` block is made up front, as before.
+    let params = r#"(module
+        (func (param i32) (result i32)
+            (local.get 0) (local.get 0)
+            (if (param i32) (result i32) (then (i32.const 1) (i32.add)))))"#;
+    assert_eq!(blocks(params), 5);
+}

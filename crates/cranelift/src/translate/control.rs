@@ -9,7 +9,7 @@
 //! A block is sealed once all its predecessors are known: the arms of an `if` and the
 //! continuation of a `br_if` at once, `next` at `end`, a loop header at the loop's `end`.
 
-use cranelift_codegen::ir::{Block, Value};
+use cranelift_codegen::ir::{Block, Inst, Value};
 
 /// What kind of construct a frame is.
 pub(crate) enum FrameKind {
@@ -19,8 +19,14 @@ pub(crate) enum FrameKind {
     Loop { header: Block },
     /// An `if`: `else_block` runs when the condition is zero. `params` are the values the
     /// `else` arm starts with.
+    ///
+    /// An `if` without parameters or results makes no `else` block up front: its `brif`
+    /// (`branch`) sends the false edge straight to `next`, and only an `else` retargets that
+    /// edge to a fresh block. Most `if`s have no `else`, and the jump-only block would be
+    /// work for every later pass.
     If {
-        else_block: Block,
+        else_block: Option<Block>,
+        branch: Inst,
         else_seen: bool,
         params: Vec<Value>,
     },

@@ -437,6 +437,17 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
 
     fn push_frame(&mut self, kind: FrameKind, params: usize, results: &[Type]) -> WasmResult<()> {
         let next = self.block_with_params(results);
+        self.push_frame_to(kind, params, next, results.len())
+    }
+
+    /// Pushes a frame whose `next` block (with one parameter per result) already exists.
+    fn push_frame_to(
+        &mut self,
+        kind: FrameKind,
+        params: usize,
+        next: ir::Block,
+        num_results: usize,
+    ) -> WasmResult<()> {
         let base = self
             .stack
             .len()
@@ -446,7 +457,7 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
             kind,
             next,
             num_params: params,
-            num_results: results.len(),
+            num_results,
             base,
             next_reachable: false,
         });
@@ -477,21 +488,31 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
         let cond = self.pop()?;
         let (params, results) = self.block_type(bt)?;
         let then_block = self.builder.create_block();
-        let else_block = self.builder.create_block();
-        self.builder
-            .ins()
-            .brif(cond, then_block, &[], else_block, &[]);
+        let next = self.block_with_params(&results);
+        // Without parameters or results the false edge can go straight to `next` until an
+        // `else` shows up (see `FrameKind::If`).
+        let else_block = if params.is_empty() && results.is_empty() {
+            None
+        } else {
+            Some(self.builder.create_block())
+        };
+        let branch =
+            self.builder
+                .ins()
+                .brif(cond, then_block, &[], else_block.unwrap_or(next), &[]);
         self.builder.switch_to_block(then_block);
         self.builder.seal_block(then_block);
         let saved = self.top(params.len())?.to_vec();
-        self.push_frame(
+        self.push_frame_to(
             FrameKind::If {
                 else_block,
+                branch,
                 else_seen: false,
                 params: saved,
             },
             params.len(),
-            &results,
+            next,
+            results.len(),
         )
     }
 
@@ -517,8 +538,10 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
             self.builder.ins().jump(frame.next, &args);
             frame.next_reachable = true;
         }
+        let next = frame.next;
         let FrameKind::If {
             else_block,
+            branch,
             else_seen,
             params,
         } = &mut frame.kind
@@ -526,7 +549,15 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
             return Err(internal(offset, "else outside if"));
         };
         *else_seen = true;
-        let else_block = *else_block;
+        let else_block = match *else_block {
+            Some(block) => block,
+            None => {
+                let block = self.builder.create_block();
+                self.builder.change_jump_destination(*branch, next, block);
+                *else_block = Some(block);
+                block
+            }
+        };
         let params = params.clone();
         let base = frame.base;
         self.stack.truncate(base);
@@ -553,13 +584,16 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
                 else_block,
                 else_seen: false,
                 params,
+                ..
             } => {
                 // No `else`: the condition-false path passes the parameters through (the
                 // validator checked that parameters and results agree).
-                self.builder.switch_to_block(*else_block);
-                self.builder.seal_block(*else_block);
-                let args = block_args(params);
-                self.builder.ins().jump(frame.next, &args);
+                if let Some(else_block) = *else_block {
+                    self.builder.switch_to_block(else_block);
+                    self.builder.seal_block(else_block);
+                    let args = block_args(params);
+                    self.builder.ins().jump(frame.next, &args);
+                }
                 frame.next_reachable = true;
             }
             FrameKind::Loop { header } => self.builder.seal_block(*header),
