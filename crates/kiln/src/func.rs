@@ -33,7 +33,7 @@ pub(crate) struct PreparedHostFunc<T> {
     pub(crate) ty: Arc<FuncType>,
     type_index: u32,
     wasm_call: usize,
-    func: Arc<HostFn<T>>,
+    func: HostFn<T>,
 }
 
 impl<T> Clone for PreparedHostFunc<T> {
@@ -48,7 +48,7 @@ impl<T> Clone for PreparedHostFunc<T> {
 }
 
 impl<T> PreparedHostFunc<T> {
-    pub(crate) fn new(engine: &crate::Engine, ty: FuncType, func: Arc<HostFn<T>>) -> Result<Self> {
+    pub(crate) fn new(engine: &crate::Engine, ty: FuncType, func: HostFn<T>) -> Result<Self> {
         Ok(PreparedHostFunc {
             wasm_call: engine.host_trampoline(&ty)?,
             type_index: engine.type_id(&ty),
@@ -58,10 +58,10 @@ impl<T> PreparedHostFunc<T> {
     }
 }
 
-/// A host function as the runtime calls it: the store, the calling instance (if called from
-/// wasm) and the raw arguments/results. The same type as the runtime's `HostCallback`, so a
-/// call from wasm reaches the embedder's closure through one dynamic call.
-pub(crate) type HostFn<T> = crate::runtime::vm::call::HostCallback<StoreInner<T>>;
+/// A host function as the runtime calls it (its callback gets the store, the calling instance
+/// if called from wasm, and the raw arguments/results), with the entry made for the
+/// callback's concrete type, so a call from wasm reaches the embedder's closure directly.
+pub(crate) type HostFn<T> = crate::runtime::vm::call::HostCode<StoreInner<T>>;
 
 impl Func {
     #[inline]
@@ -94,7 +94,7 @@ impl Func {
         func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Func {
         let store = store.as_context_mut().0;
-        Func::new_raw(store, ty.clone(), Arc::new(dynamic_host_fn(ty, func)))
+        Func::new_raw(store, ty.clone(), HostFn::new(dynamic_host_fn(ty, func)))
             .expect("host function trampoline")
     }
 
@@ -112,7 +112,7 @@ impl Func {
     pub(crate) fn new_raw<T: 'static>(
         store: &mut StoreInner<T>,
         ty: FuncType,
-        func: Arc<HostFn<T>>,
+        func: HostFn<T>,
     ) -> Result<Func> {
         let host = PreparedHostFunc::new(&store.opaque.engine, ty, func)?;
         Ok(Func::new_prepared(store, &host))
@@ -129,12 +129,7 @@ impl Func {
             wasm_call,
             func,
         } = prepared;
-        let host = HostFunc::new(
-            store as *mut StoreInner<T>,
-            *wasm_call,
-            *type_index,
-            func.clone(),
-        );
+        let host = HostFunc::new(store as *mut StoreInner<T>, *wasm_call, *type_index, func);
         let func_ref = host.func_ref();
         store.opaque.host_funcs.push(host);
         Func::push(&mut store.opaque, func_ref, ty.clone())
@@ -517,7 +512,7 @@ macro_rules! tuples {
             F: Fn($($t),*) -> R + Send + Sync + 'static,
             R: HostResult,
         {
-            fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>) {
+            fn into_host_fn(self) -> (FuncType, HostFn<T>) {
                 let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
                 let f = move |store: &mut StoreInner<T>, _: CallerVmctx, raw: &mut [ValRaw]| -> Result<()> {
                     let args = <($($t,)*) as WasmResults>::load_raw(&mut store.opaque, raw);
@@ -526,7 +521,7 @@ macro_rules! tuples {
                     r.store_raw(&store.opaque, raw);
                     Ok(())
                 };
-                (ty, Arc::new(f))
+                (ty, HostFn::new(f))
             }
         }
 
@@ -536,7 +531,7 @@ macro_rules! tuples {
             F: Fn(Caller<'_, T>, $($t),*) -> R + Send + Sync + 'static,
             R: HostResult,
         {
-            fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>) {
+            fn into_host_fn(self) -> (FuncType, HostFn<T>) {
                 let ty = FuncType::new(<($($t,)*) as WasmParams>::valtypes(), R::valtypes());
                 let f = move |store: &mut StoreInner<T>, vmctx: CallerVmctx, raw: &mut [ValRaw]| -> Result<()> {
                     let instance = vmctx.instance_index();
@@ -546,7 +541,7 @@ macro_rules! tuples {
                     r.store_raw(&store.opaque, raw);
                     Ok(())
                 };
-                (ty, Arc::new(f))
+                (ty, HostFn::new(f))
             }
         }
     )*};
@@ -581,7 +576,7 @@ impl<R: WasmResults + Send> HostResult for Result<R> {
 /// A Rust closure usable as a host function (see [`Func::wrap`]).
 pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     #[doc(hidden)]
-    fn into_host_fn(self) -> (FuncType, Arc<HostFn<T>>);
+    fn into_host_fn(self) -> (FuncType, HostFn<T>);
 }
 
 tuples! {

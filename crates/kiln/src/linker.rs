@@ -14,7 +14,7 @@ use crate::func::HostFn;
 
 enum Definition<T> {
     Extern(Extern),
-    HostFunc(FuncType, Arc<HostFn<T>>),
+    HostFunc(FuncType, HostFn<T>),
 }
 
 impl<T> Clone for Definition<T> {
@@ -169,7 +169,7 @@ impl<T: 'static> Linker<T> {
         func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Result<&mut Self> {
         let f = crate::func::dynamic_host_fn(ty.clone(), func);
-        self.insert(module, name, Definition::HostFunc(ty, Arc::new(f)))?;
+        self.insert(module, name, Definition::HostFunc(ty, HostFn::new(f)))?;
         Ok(self)
     }
 

@@ -76,6 +76,38 @@ impl CallerVmctx {
     }
 }
 
+/// A host callback together with the array-call entry that reaches it.
+///
+/// The entry is `host_array_call::<S, F>`, made for the callback's concrete type `F`, so the
+/// callback is inlined into its entry: the trampoline's indirect call to the entry is the only dynamic
+/// call on the way. The two are only ever made together, by [`HostCode::new`].
+pub struct HostCode<S> {
+    callback: Arc<HostCallback<S>>,
+    array_call: ArrayCallFn,
+}
+
+impl<S> Clone for HostCode<S> {
+    fn clone(&self) -> Self {
+        HostCode {
+            callback: self.callback.clone(),
+            array_call: self.array_call,
+        }
+    }
+}
+
+impl<S: 'static> HostCode<S> {
+    /// The code of a host function whose callback is `f`.
+    pub fn new<F>(f: F) -> Self
+    where
+        F: Fn(&mut S, CallerVmctx, &mut [ValRaw]) -> anyhow::Result<()> + Send + Sync + 'static,
+    {
+        HostCode {
+            callback: Arc::new(f),
+            array_call: host_array_call::<S, F>,
+        }
+    }
+}
+
 /// A host function's context: what its `VMFuncRef::vmctx` points to. `header` stays first
 /// (the wasm-to-array trampoline reads `array_call` from it).
 #[repr(C)]
@@ -83,6 +115,8 @@ pub struct HostFunc<S> {
     header: VMHostFuncContext,
     func_ref: VMFuncRef,
     store: *mut S,
+    /// Only `header.array_call` (and `func_ref.array_call`) may call it: they are the entry
+    /// made for its concrete type.
     callback: Arc<HostCallback<S>>,
 }
 
@@ -96,9 +130,9 @@ impl<S: 'static> HostFunc<S> {
         store: *mut S,
         wasm_call: usize,
         type_index: u32,
-        callback: Arc<HostCallback<S>>,
+        code: &HostCode<S>,
     ) -> Box<HostFunc<S>> {
-        let array_call: ArrayCallFn = host_array_call::<S>;
+        let array_call = code.array_call;
         let mut f = Box::new(HostFunc {
             header: VMHostFuncContext {
                 magic: kiln_environ::vmoffsets::VM_HOST_FUNC_MAGIC,
@@ -113,7 +147,7 @@ impl<S: 'static> HostFunc<S> {
                 _pad: 0,
             },
             store,
-            callback,
+            callback: code.callback.clone(),
         });
         let me: *mut HostFunc<S> = &mut *f;
         f.func_ref.vmctx = me.cast();
@@ -128,19 +162,22 @@ impl<S: 'static> HostFunc<S> {
     }
 }
 
-/// The array-call entry of every host function.
+/// The array-call entry of host functions whose callback has type `F`.
 ///
 /// # Safety
 ///
-/// `callee_vmctx` must be the `HostFunc<S>` this entry was created with, `values` must hold
-/// `len >= max(params, results)` values, and `caller_vmctx` must be null or the vmctx of a
-/// live instance of the same store.
-unsafe extern "C" fn host_array_call<S>(
+/// `callee_vmctx` must be a `HostFunc<S>` made from a [`HostCode`] whose callback has type
+/// `F`, `values` must hold `len >= max(params, results)` values, and `caller_vmctx` must be
+/// null or the vmctx of a live instance of the same store.
+unsafe extern "C" fn host_array_call<S, F>(
     callee_vmctx: *mut c_void,
     caller_vmctx: *mut c_void,
     values: *mut ValRaw,
     len: usize,
-) -> bool {
+) -> bool
+where
+    F: Fn(&mut S, CallerVmctx, &mut [ValRaw]) -> anyhow::Result<()> + Send + Sync + 'static,
+{
     // The store outlives its host functions, and while a host function runs, the embedder's
     // exclusive borrow of the store is lent to us through the call chain (nothing else
     // touches the store until we return).
@@ -154,14 +191,14 @@ unsafe extern "C" fn host_array_call<S>(
         )
     };
     let caller = CallerVmctx(caller_vmctx);
-    let callback: *const HostCallback<S> = &*ctx.callback;
-    // The callback lives in this boxed context, which its store frees only when the store
-    // itself is dropped, and the callback cannot drop the store (it gets `&mut S`); nothing
-    // else refers to the callback mutably.
-    // SAFETY: so `callback` stays valid for the whole call.
-    let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
-        (*callback)(store, caller, values)
-    }));
+    let callback = Arc::as_ptr(&ctx.callback) as *const F;
+    // `HostCode::new` paired this entry with an `Arc<F>`, so the erased pointer's data is an
+    // `F`. It lives in this boxed context, which its store frees only when the store itself
+    // is dropped, and the callback cannot drop the store (it gets `&mut S`); nothing else
+    // refers to the callback mutably.
+    // SAFETY: so `callback` is a valid `F` for the whole call.
+    let callback = unsafe { &*callback };
+    let result = panic::catch_unwind(AssertUnwindSafe(|| callback(store, caller, values)));
     let reason = match result {
         Ok(Ok(())) => return true,
         Ok(Err(e)) => UnwindReason::Host(e),
