@@ -981,7 +981,7 @@ def parse_args(argv):
     )
     p.add_argument("--reps", type=int, default=5, help="execution repetitions (default 5)")
     p.add_argument("--compile-reps", type=int, default=5, help="compiles per workload module (default 5)")
-    p.add_argument("--large-reps", type=int, default=3, help="compiles of the large module (default 3)")
+    p.add_argument("--large-reps", type=int, default=5, help="compiles of the large module (default 5)")
     p.add_argument("--only", help="comma-separated workloads (default: all ten)")
     p.add_argument("--quick", action="store_true",
                    help="1 repetition of everything, workloads fib,nbody,sha256 (unless --only), "
