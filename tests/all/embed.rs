@@ -169,6 +169,53 @@ fn host_func_called_from_host_and_through_table() -> anyhow::Result<()> {
 }
 
 #[test]
+fn host_funcs_of_one_closure_type_keep_their_own_captures() -> anyhow::Result<()> {
+    // Every host function built from one closure type shares one array-call entry; each
+    // must still reach its own captured state, whether typed, dynamic or from a linker.
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let adder = |n: i32| move |x: i32| x + n;
+    let dynamic = |n: i32| {
+        move |_: Caller<'_, ()>, p: &[Val], r: &mut [Val]| {
+            r[0] = Val::I32(p[0].i32().unwrap_or(0) * n);
+            Ok(())
+        }
+    };
+    let ty = kiln::FuncType::new([kiln::ValType::I32], [kiln::ValType::I32]);
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("h", "add100", adder(100))?;
+    linker.func_new("h", "mul3", ty.clone(), dynamic(3))?;
+    let funcs = [
+        Func::wrap(&mut store, adder(1)),
+        Func::wrap(&mut store, adder(2)),
+        Func::new(&mut store, ty.clone(), dynamic(10)),
+        Func::new(&mut store, ty, dynamic(20)),
+    ];
+    let module = Module::new(
+        &engine,
+        r#"
+        (module
+          (import "h" "a1" (func $a1 (param i32) (result i32)))
+          (import "h" "a2" (func $a2 (param i32) (result i32)))
+          (import "h" "m10" (func $m10 (param i32) (result i32)))
+          (import "h" "m20" (func $m20 (param i32) (result i32)))
+          (import "h" "add100" (func $a100 (param i32) (result i32)))
+          (import "h" "mul3" (func $m3 (param i32) (result i32)))
+          (func (export "all") (param i32) (result i32)
+            (call $m3 (call $a100 (call $m20 (call $m10 (call $a2 (call $a1 (local.get 0)))))))))
+        "#,
+    )?;
+    for (name, f) in ["a1", "a2", "m10", "m20"].into_iter().zip(funcs) {
+        linker.define(&store, "h", name, f)?;
+    }
+    let instance = linker.instantiate(&mut store, &module)?;
+    let all = instance.get_typed_func::<i32, i32>(&mut store, "all")?;
+    // ((0 + 1 + 2) * 10 * 20 + 100) * 3
+    assert_eq!(all.call(&mut store, 0)?, 2_100);
+    Ok(())
+}
+
+#[test]
 fn unknown_import_names_module_and_field() {
     let engine = Engine::default();
     let module = Module::new(&engine, r#"(module (import "env" "missing" (func)))"#).unwrap();
