@@ -348,3 +348,31 @@ fn if_without_else_branches_straight_to_its_end() {
             (if (param i32) (result i32) (then (i32.const 1) (i32.add)))))"#;
     assert_eq!(blocks(params), 5);
 }
+
+#[test]
+fn explicit_bounds_checks_carry_spectre_guards() {
+    let count = |wat: &str, t: &Tunables, what: &str| clif(wat, t).join("\n").matches(what).count();
+    // Memory: one guard per explicit check, none where guard pages make the check unneeded.
+    let mem = r#"(module (memory 1)
+        (func (param i32) (result i32)
+            (i32.store offset=8 (local.get 0) (i32.const 1))
+            (i32.load (local.get 0))))"#;
+    assert_eq!(count(mem, &explicit(), "icmp ugt"), 2);
+    assert_eq!(count(mem, &explicit(), "select_spectre_guard"), 2);
+    assert_eq!(count(mem, &Tunables::default(), "select_spectre_guard"), 0);
+    // Signals on but a small reservation: the check traps in place, and is guarded too.
+    let small = Tunables {
+        memory_reservation: 1 << 20,
+        ..Tunables::default()
+    };
+    assert_eq!(count(mem, &small, "select_spectre_guard"), 2);
+    // Tables: every element access is checked, and every check is guarded.
+    let tables = r#"(module (table $t 2 funcref) (type $f (func))
+        (func (param i32)
+            (call_indirect (type $f) (local.get 0))
+            (table.set $t (local.get 0) (table.get $t (local.get 0)))))"#;
+    for t in [Tunables::default(), explicit()] {
+        assert_eq!(count(tables, &t, "icmp uge"), 3);
+        assert_eq!(count(tables, &t, "select_spectre_guard"), 3);
+    }
+}

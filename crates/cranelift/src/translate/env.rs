@@ -12,7 +12,7 @@ use crate::abi::{self, POINTER};
 use cranelift_codegen::ir::{
     self, ExtFuncData, ExternalName, FuncRef, InstBuilder, SigRef, Value, condcodes::IntCC, types,
 };
-use cranelift_codegen::isa::CallConv;
+use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
 use kiln_environ::vmoffsets::record;
 use kiln_environ::{BuiltinFunction, ModuleInfo, Trap, Tunables, VMOffsets, WasmResult};
@@ -35,6 +35,33 @@ pub(crate) struct FuncEnv<'m> {
     pub used_builtins: Vec<BuiltinFunction>,
     /// What the target offers the SIMD translation.
     pub simd: SimdIsa,
+    /// Which bounds checks also stop misspeculation.
+    pub spectre: SpectreGuards,
+}
+
+/// Which explicit bounds checks also guard against Spectre-style misspeculation: after the
+/// check, the accessed address is chosen with `select_spectre_guard`, a conditional move the
+/// CPU does not predict, so a mispredicted check still cannot read out of bounds. These are
+/// Cranelift's shared settings `enable_heap_access_spectre_mitigation` and
+/// `enable_table_access_spectre_mitigation` (on by default, and part of the artifact
+/// fingerprint with every other setting).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SpectreGuards {
+    /// Linear-memory accesses that need an explicit check (none do with guard pages that cover
+    /// every address).
+    pub heap: bool,
+    /// Table element accesses: `call_indirect`, `table.get`, `table.set`.
+    pub table: bool,
+}
+
+impl SpectreGuards {
+    pub fn of(isa: &dyn TargetIsa) -> Self {
+        let flags = isa.flags();
+        SpectreGuards {
+            heap: flags.enable_heap_access_spectre_mitigation(),
+            table: flags.enable_table_access_spectre_mitigation(),
+        }
+    }
 }
 
 impl<'m> FuncEnv<'m> {
@@ -44,6 +71,7 @@ impl<'m> FuncEnv<'m> {
         tunables: &'m Tunables,
         vmctx: Value,
         simd: SimdIsa,
+        spectre: SpectreGuards,
     ) -> Self {
         FuncEnv {
             module,
@@ -56,6 +84,7 @@ impl<'m> FuncEnv<'m> {
             builtins: HashMap::new(),
             used_builtins: Vec::new(),
             simd,
+            spectre,
         }
     }
 
@@ -151,7 +180,8 @@ impl<'m> FuncEnv<'m> {
     }
 
     /// The address of element `index` (an i32) of table `table`, after a bounds check that
-    /// traps with `trap`.
+    /// traps with `trap`. With the table Spectre guard, a misspeculated check yields the
+    /// address of element 0 rather than one past the table.
     fn table_elem_addr(
         &mut self,
         b: &mut FunctionBuilder<'_>,
@@ -171,7 +201,12 @@ impl<'m> FuncEnv<'m> {
             offset_imm(record::VMTableDefinition::base),
         );
         let scaled = b.ins().ishl_imm_u(index, 3);
-        Ok(b.ins().iadd(base, scaled))
+        let elem = b.ins().iadd(base, scaled);
+        Ok(if self.spectre.table {
+            b.ins().select_spectre_guard(oob, base, elem)
+        } else {
+            elem
+        })
     }
 
     /// `table.get`.

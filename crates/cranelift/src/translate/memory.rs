@@ -16,7 +16,10 @@
 //!   `offset + size` alone exceeds the largest possible memory the access is an unconditional
 //!   trap.
 //!
-//! The address is then `base + index + offset`. Every scalar and SIMD access (including
+//! The address is then `base + index + offset`; after an explicit check, and with the heap
+//! Spectre guard on (`FuncEnv::spectre`), it is replaced by null when the check failed, with
+//! `select_spectre_guard`, so a mispredicted check cannot read out of bounds even
+//! speculatively. Every scalar and SIMD access (including
 //! `v128.load*_lane`, `*_splat` and `*_zero`) goes through [`FuncTranslator::memory_address`].
 
 use super::FuncTranslator;
@@ -111,6 +114,8 @@ impl FuncTranslator<'_, '_> {
         let size = u64::from(size);
         let flags = MemFlagsData::new().with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS));
 
+        // The condition of an explicit check, for the Spectre guard.
+        let mut checked = None;
         if !self
             .env
             .tunables
@@ -143,6 +148,7 @@ impl FuncTranslator<'_, '_> {
                     };
                     self.env
                         .trapnz(&mut self.builder, oob, Trap::MemoryOutOfBounds);
+                    checked = Some(oob);
                 }
                 _ => {
                     // offset + size exceeds any possible memory (e.g. `offset=0xffffffff` on
@@ -163,6 +169,13 @@ impl FuncTranslator<'_, '_> {
             // `offset` fits in i64 here: either it was checked above, or (elided checks) it is
             // within reservation + guard.
             self.builder.ins().iadd_imm_u(addr, offset as i64)
+        };
+        let addr = match checked {
+            Some(oob) if self.env.spectre.heap => {
+                let null = self.builder.ins().iconst(POINTER, 0);
+                self.builder.ins().select_spectre_guard(oob, null, addr)
+            }
+            _ => addr,
         };
         Ok((addr, flags))
     }

@@ -100,7 +100,14 @@ pub(crate) fn translate_function(
     let params = builder.block_params(entry).to_vec();
     let vmctx = params[0];
 
-    let env = FuncEnv::new(module, offsets, tunables, vmctx, simd::SimdIsa::of(isa));
+    let env = FuncEnv::new(
+        module,
+        offsets,
+        tunables,
+        vmctx,
+        simd::SimdIsa::of(isa),
+        env::SpectreGuards::of(isa),
+    );
     let mut t = FuncTranslator {
         builder,
         env,
