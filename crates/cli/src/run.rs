@@ -163,7 +163,7 @@ impl RunCommand {
             Some(m) => m,
             None => self.provenance.load(&engine, path)?,
         };
-        let wasi = self.wasi_ctx()?;
+        let wasi = self.wasi_ctx(&engine)?;
         let wasm_opts = self.engine.wasm_options()?;
         let state = RunState {
             wasi,
@@ -254,11 +254,16 @@ impl RunCommand {
         }
     }
 
-    /// The guest's WASI context from the options.
-    fn wasi_ctx(&self) -> Result<WasiCtx> {
+    /// The guest's WASI context from the options. Refused capability uses go to the audit log
+    /// of the engine's load policy (`--audit-log`), if there is one.
+    fn wasi_ctx(&self, engine: &Engine) -> Result<WasiCtx> {
         let opts = parse_wasi_options(&self.wasi)?;
         let mut b = WasiCtxBuilder::new();
         b.inherit_stdio();
+        b.audit_module_name(self.module.display().to_string());
+        if let Some(audit) = engine.audit() {
+            b.audit(audit.clone());
+        }
         let argv0 = match &self.argv0 {
             Some(a) => a.clone(),
             None => self.module.display().to_string(),

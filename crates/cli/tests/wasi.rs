@@ -356,6 +356,57 @@ fn all_guests_run_under_the_cli() {
 }
 
 #[test]
+fn refused_capabilities_go_to_the_audit_log() {
+    let dir = scratch("audit-escape");
+    std::fs::write(dir.join("outside.txt"), "secret\n").unwrap();
+    std::fs::create_dir(dir.join("sandbox")).unwrap();
+    std::fs::create_dir_all(dir.join("ro/sub")).unwrap();
+    std::fs::write(dir.join("ro/file.txt"), "read only\n").unwrap();
+    let sb = format!("{}::sandbox", dir.join("sandbox").display());
+    let ro = format!("{}::ro::ro", dir.join("ro").display());
+    let log = dir.join("audit.jsonl").display().to_string();
+    let wasm = guest("escape");
+    let o = run(&[
+        "run",
+        "--audit-log",
+        &log,
+        "--dir",
+        &sb,
+        "--dir",
+        &ro,
+        &wasm,
+    ]);
+    check(&o, 0, "escape ok\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains("\"event\":\"load\""), "{}", lines[0]);
+    let denied: Vec<&str> = lines[1..]
+        .iter()
+        .copied()
+        .filter(|l| l.contains("\"event\":\"capability_denied\""))
+        .collect();
+    // Every line after the load decision is a refusal the guest was given.
+    assert_eq!(denied.len(), lines.len() - 1, "{text}");
+    for want in [
+        "\"capability\":\"path_open\",\"resource\":\"../outside.txt\"",
+        "\"capability\":\"path_open\",\"resource\":\"/etc/passwd\"",
+        "\"capability\":\"path_rename\",\"resource\":\"../outside.txt -> stolen\"",
+        "\"capability\":\"path_unlink_file\",\"resource\":\"file.txt\"",
+    ] {
+        assert!(
+            denied.iter().any(|l| l.contains(want)),
+            "no {want} in {text}"
+        );
+    }
+    assert!(
+        denied
+            .iter()
+            .all(|l| l.contains(&format!("\"module\":\"{wasm}\""))),
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_dir_and_wasi_options() {
     let wasm = root().join("examples/hello.wasm").display().to_string();
     let o = run(&["run", "--dir", "/definitely/not/here", &wasm]);

@@ -18,7 +18,8 @@
 //! a capability (a path outside the preopens, a write to a read-only directory, …), call
 //! [`Audit::capability_denied`] on the `Audit` of the module's load policy (`kiln` exposes it
 //! as `Engine::audit`), or [`capability_denied`] when there is none: that still emits the
-//! `tracing` event.
+//! `tracing` event. `kiln-wasi` does this for every call it refuses with `perm` or
+//! `notcapable`.
 
 use crate::Error;
 use crate::encoding::hex;

@@ -8,6 +8,7 @@
 use crate::table::{Desc, DirDesc, FdTable, Kind};
 use crate::types::{Errno, clockid, rights};
 use anyhow::{Context as _, Result};
+use kiln::trust::audit::{Audit, CapabilityDenied};
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -184,6 +185,8 @@ pub struct WasiCtxBuilder {
     preopens: Vec<Preopen>,
     clocks: Box<dyn WasiClocks>,
     random: Box<dyn WasiRandom>,
+    audit: Option<Audit>,
+    module: Option<String>,
 }
 
 impl Default for WasiCtxBuilder {
@@ -204,6 +207,8 @@ impl WasiCtxBuilder {
             preopens: Vec::new(),
             clocks: Box::new(SystemClocks),
             random: Box::new(SystemRandom),
+            audit: None,
+            module: None,
         }
     }
 
@@ -351,6 +356,20 @@ impl WasiCtxBuilder {
         self
     }
 
+    /// Records every capability use the context refuses in `audit` (as well as the
+    /// `kiln::audit` `tracing` event it always emits), such as `Engine::audit` of an engine
+    /// with a load policy.
+    pub fn audit(&mut self, audit: Audit) -> &mut Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// The module named in the audit records of refused capability uses (usually its path).
+    pub fn audit_module_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.module = Some(name.into());
+        self
+    }
+
     /// Builds the context, leaving the builder empty.
     pub fn build(&mut self) -> WasiCtx {
         let b = std::mem::take(self);
@@ -399,6 +418,8 @@ impl WasiCtxBuilder {
             table,
             clocks: b.clocks,
             random: b.random,
+            audit: b.audit,
+            module: b.module,
         }
     }
 }
@@ -410,11 +431,40 @@ pub struct WasiCtx {
     pub(crate) table: FdTable,
     pub(crate) clocks: Box<dyn WasiClocks>,
     pub(crate) random: Box<dyn WasiRandom>,
+    audit: Option<Audit>,
+    module: Option<String>,
 }
 
 impl WasiCtx {
     /// A builder.
     pub fn builder() -> WasiCtxBuilder {
         WasiCtxBuilder::new()
+    }
+
+    /// Audits the refusal of a call to `function` with `errno`, if that refusal denied a
+    /// capability: `perm` (a path outside the preopens, a change to a read-only preopen, or
+    /// the host's own refusal) or `notcapable` (a right the descriptor lacks). `resource` is
+    /// what the call used, such as its path. Other errors are not refusals and pass silently.
+    pub(crate) fn audit_refusal(&self, function: &str, errno: Errno, resource: String) {
+        let reason = match errno {
+            Errno::Perm => {
+                "not permitted: outside the preopened directories, a read-only preopen, or \
+                 refused by the host"
+            }
+            Errno::Notcapable => "the descriptor lacks the right",
+            _ => return,
+        };
+        let denied = CapabilityDenied {
+            module: self.module.clone(),
+            capability: function.to_string(),
+            resource,
+            reason: reason.to_string(),
+        };
+        match &self.audit {
+            // An audit sink that cannot be written must not change the guest's errno; the
+            // `tracing` event has been emitted either way.
+            Some(audit) => drop(audit.capability_denied(&denied)),
+            None => kiln::trust::audit::capability_denied(&denied),
+        }
     }
 }

@@ -48,7 +48,8 @@
 //!   preopen, absolute paths, and symlinks leading out fail (`perm`); absolute symlink targets
 //!   cannot be created.
 //! - Rights are checked before the host sees a call (`notcapable`); a read-only preopen and
-//!   everything opened through it refuse changes with `perm`.
+//!   everything opened through it refuse changes with `perm`. Every call refused with `perm`
+//!   or `notcapable` is a `capability_denied` audit event (`WasiCtxBuilder::audit`).
 //! - Errno results stay separate from traps: the `Error` type is either an `Errno` for the
 //!   guest or a trap for the embedder.
 

@@ -43,7 +43,14 @@ where
     };
     let (bytes, data) = memory.data_and_store_mut(&mut *caller);
     let mut mem = GuestMemory::new(bytes);
-    finish(f(get(data), &mut mem), module, name)
+    let cx = get(data);
+    let r = f(cx, &mut mem);
+    let fd = cx.table.take_last();
+    if let Err(Error::Errno(e)) = &r {
+        let resource = mem.strings_read().or(fd.map(|fd| format!("fd {fd}")));
+        cx.audit_refusal(name, *e, resource.unwrap_or_default());
+    }
+    finish(r, module, name)
 }
 
 fn without_mem<T, G>(
@@ -56,7 +63,17 @@ fn without_mem<T, G>(
 where
     G: Fn(&mut T) -> &mut WasiCtx,
 {
-    finish(f(get(caller.data_mut())), module, name)
+    let cx = get(caller.data_mut());
+    let r = f(cx);
+    let fd = cx.table.take_last();
+    if let Err(Error::Errno(e)) = &r {
+        cx.audit_refusal(
+            name,
+            *e,
+            fd.map(|fd| format!("fd {fd}")).unwrap_or_default(),
+        );
+    }
+    finish(r, module, name)
 }
 
 fn finish(r: crate::types::Result<()>, module: &str, name: &str) -> anyhow::Result<i32> {

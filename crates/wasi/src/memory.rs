@@ -9,6 +9,7 @@
 //! Invariant: nothing in this crate indexes guest memory except through this type.
 
 use crate::types::{Errno, Error, Result};
+use std::cell::Cell;
 
 /// Why a guest pointer was refused.
 fn out_of_bounds(ptr: u32, len: u64) -> Error {
@@ -63,12 +64,33 @@ int_guest_type!(u8, u16, u32, u64);
 /// The guest's linear memory during one WASI call.
 pub struct GuestMemory<'a> {
     bytes: &'a mut [u8],
+    /// The first two strings the call read (its paths), for the audit record of a refusal.
+    strings: Cell<[Option<(u32, u32)>; 2]>,
 }
 
 impl<'a> GuestMemory<'a> {
     /// Wraps the contents of a linear memory.
     pub fn new(bytes: &'a mut [u8]) -> GuestMemory<'a> {
-        GuestMemory { bytes }
+        GuestMemory {
+            bytes,
+            strings: Cell::new([None; 2]),
+        }
+    }
+
+    /// The strings (paths) this call read, in order, separated by ` -> ` (the two paths of a
+    /// rename, link or symlink); `None` if it read none.
+    pub(crate) fn strings_read(&self) -> Option<String> {
+        let texts: Vec<String> = self
+            .strings
+            .get()
+            .into_iter()
+            .flatten()
+            .filter_map(|(ptr, len)| {
+                let r = self.range(ptr, len).ok()?;
+                Some(String::from_utf8_lossy(&self.bytes[r]).into_owned())
+            })
+            .collect();
+        (!texts.is_empty()).then(|| texts.join(" -> "))
     }
 
     /// The checked byte range `[ptr, ptr + len)`.
@@ -150,7 +172,13 @@ impl<'a> GuestMemory<'a> {
 
     /// The UTF-8 string `[ptr, ptr + len)`: `ilseq` if it is not valid UTF-8.
     pub fn str(&self, ptr: u32, len: u32) -> Result<&str> {
-        std::str::from_utf8(self.slice(ptr, len)?).map_err(|_| Error::Errno(Errno::Ilseq))
+        let bytes = self.slice(ptr, len)?;
+        let mut seen = self.strings.get();
+        if let Some(slot) = seen.iter_mut().find(|s| s.is_none()) {
+            *slot = Some((ptr, len));
+            self.strings.set(seen);
+        }
+        std::str::from_utf8(bytes).map_err(|_| Error::Errno(Errno::Ilseq))
     }
 
     /// The guest's `iovec`/`ciovec` array at `ptr` with `count` entries, as (pointer, length)

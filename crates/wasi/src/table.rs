@@ -6,6 +6,7 @@
 
 use crate::ctx::{Input, Output};
 use crate::types::{Errno, Result, rights};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// At most this many descriptors are open at once (`nfile` past it).
@@ -93,6 +94,8 @@ impl Desc {
 #[derive(Default)]
 pub(crate) struct FdTable {
     map: BTreeMap<u32, Desc>,
+    /// The descriptor number last looked up, for the audit record of a refusal.
+    last: Cell<Option<u32>>,
 }
 
 impl FdTable {
@@ -117,11 +120,18 @@ impl FdTable {
     }
 
     pub(crate) fn get(&self, fd: u32) -> Result<&Desc> {
+        self.last.set(Some(fd));
         self.map.get(&fd).ok_or(Errno::Badf.into())
     }
 
     pub(crate) fn get_mut(&mut self, fd: u32) -> Result<&mut Desc> {
+        self.last.set(Some(fd));
         self.map.get_mut(&fd).ok_or(Errno::Badf.into())
+    }
+
+    /// The descriptor number last looked up, cleared.
+    pub(crate) fn take_last(&self) -> Option<u32> {
+        self.last.take()
     }
 
     pub(crate) fn remove(&mut self, fd: u32) -> Result<Desc> {

@@ -589,3 +589,75 @@ fn no_panics_on_arbitrary_arguments() {
         }
     }
 }
+
+/// Collects the capability denials it is given.
+#[derive(Debug, Default)]
+struct Denials(std::sync::Mutex<Vec<kiln::trust::audit::CapabilityDenied>>);
+
+impl kiln::trust::audit::AuditSink for Denials {
+    fn record(&self, event: &kiln::trust::audit::AuditEvent<'_>) -> std::io::Result<()> {
+        if let kiln::trust::audit::AuditEvent::CapabilityDenied(d) = event {
+            self.0.lock().unwrap().push((*d).clone());
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn refused_capabilities_are_audited() {
+    let (open, mkdir) = (
+        r#"(import "wasi_snapshot_preview1" "path_open"
+            (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))"#,
+        r#"(import "wasi_snapshot_preview1" "path_create_directory"
+            (func $mkdir (param i32 i32 i32) (result i32)))"#,
+    );
+    let dir = scratch("audit");
+    std::fs::create_dir(dir.join("ro")).unwrap();
+    let sink = std::sync::Arc::new(Denials::default());
+    let audit = kiln::trust::Audit::new().with_sink(sink.clone());
+    let setup = |b: &mut WasiCtxBuilder| {
+        b.preopened_dir(dir.join("ro"), "ro", DirPerms::ReadOnly)
+            .unwrap();
+        b.audit(audit.clone()).audit_module_name("guest.wasm");
+    };
+    // An escape (`perm`), a change to a read-only preopen (`perm`), and an error that is no
+    // refusal (`noent`, not recorded).
+    let data = r#"(data (i32.const 16) "../secret") (data (i32.const 32) "made")
+                  (data (i32.const 48) "missing")"#;
+    let escape = "(call $open (i32.const 3) (i32.const 0) (i32.const 16) (i32.const 9) (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 100))";
+    assert_eq!(errno_of(open, data, escape, setup), 63);
+    let made = "(call $mkdir (i32.const 3) (i32.const 32) (i32.const 4))";
+    assert_eq!(errno_of(mkdir, data, made, setup), 63);
+    let missing = "(call $open (i32.const 3) (i32.const 0) (i32.const 48) (i32.const 7) (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 100))";
+    assert_eq!(errno_of(open, data, missing, setup), 44);
+    // A right stdin does not hold.
+    let rights = r#"(import "wasi_snapshot_preview1" "fd_fdstat_set_rights"
+        (func $rights (param i32 i64 i64) (result i32)))"#;
+    let widen = "(call $rights (i32.const 0) (i64.const -1) (i64.const 0))";
+    assert_eq!(errno_of(rights, "", widen, setup), 76);
+
+    let denials = sink.0.lock().unwrap().clone();
+    let seen: Vec<(&str, &str)> = denials
+        .iter()
+        .map(|d| (d.capability.as_str(), d.resource.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("path_open", "../secret"),
+            ("path_create_directory", "made"),
+            ("fd_fdstat_set_rights", "fd 0"),
+        ]
+    );
+    assert!(
+        denials
+            .iter()
+            .all(|d| d.module.as_deref() == Some("guest.wasm"))
+    );
+    assert!(
+        denials[0]
+            .reason
+            .contains("outside the preopened directories")
+    );
+    assert!(denials[2].reason.contains("lacks the right"));
+}
