@@ -334,16 +334,23 @@ fn poll_on_the_process_stdin() {
     assert_eq!(rest, "ready\ndata\n");
 }
 
-#[test]
-fn all_guests_run_under_the_cli() {
-    // The escape guest through the CLI: two preopens, one read-only.
-    let dir = scratch("escape");
+/// The host directory the escape guest expects: `outside.txt` beside a writable preopen
+/// `sandbox` and a read-only `ro`. Returns it with the two `--dir` values.
+fn escape_fixture(name: &str) -> (PathBuf, String, String) {
+    let dir = scratch(name);
     std::fs::write(dir.join("outside.txt"), "secret\n").unwrap();
     std::fs::create_dir(dir.join("sandbox")).unwrap();
     std::fs::create_dir_all(dir.join("ro/sub")).unwrap();
     std::fs::write(dir.join("ro/file.txt"), "read only\n").unwrap();
     let sb = format!("{}::sandbox", dir.join("sandbox").display());
     let ro = format!("{}::ro::ro", dir.join("ro").display());
+    (dir, sb, ro)
+}
+
+#[test]
+fn all_guests_run_under_the_cli() {
+    // The escape guest through the CLI: two preopens, one read-only.
+    let (dir, sb, ro) = escape_fixture("escape");
     let o = run(&["run", "--dir", &sb, "--dir", &ro, &guest("escape")]);
     check(&o, 0, "escape ok\n");
     assert_eq!(
@@ -357,13 +364,7 @@ fn all_guests_run_under_the_cli() {
 
 #[test]
 fn refused_capabilities_go_to_the_audit_log() {
-    let dir = scratch("audit-escape");
-    std::fs::write(dir.join("outside.txt"), "secret\n").unwrap();
-    std::fs::create_dir(dir.join("sandbox")).unwrap();
-    std::fs::create_dir_all(dir.join("ro/sub")).unwrap();
-    std::fs::write(dir.join("ro/file.txt"), "read only\n").unwrap();
-    let sb = format!("{}::sandbox", dir.join("sandbox").display());
-    let ro = format!("{}::ro::ro", dir.join("ro").display());
+    let (dir, sb, ro) = escape_fixture("audit-escape");
     let log = dir.join("audit.jsonl").display().to_string();
     let wasm = guest("escape");
     let o = run(&[
