@@ -79,8 +79,8 @@ impl CallerVmctx {
 /// A host callback together with the array-call entry that reaches it.
 ///
 /// The entry is `host_array_call::<S, F>`, made for the callback's concrete type `F`, so the
-/// callback is inlined into its entry: the trampoline's indirect call to the entry is the only dynamic
-/// call on the way. The two are only ever made together, by [`HostCode::new`].
+/// callback is inlined into its entry: the trampoline's indirect call to the entry is the only
+/// dynamic call on the way. The two are only ever made together, by [`HostCode::new`].
 pub struct HostCode<S> {
     callback: Arc<HostCallback<S>>,
     array_call: ArrayCallFn,
