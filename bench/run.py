@@ -793,18 +793,7 @@ def compile_section(co):
 
     rows = [line(r, r["module"]) for r in co["rows"]]
     t = co["total"]
-    rows.append(
-        [
-            "**suite total**",
-            fmt_bytes(sum(r["bytes"] for r in co["rows"])),
-            fmt_s(t["kiln_wall_s"]),
-            fmt_s(t["wasmtime_wall_s"]),
-            fmt_r(t["wall_ratio"]),
-            fmt_s(t["kiln_cpu_s"]),
-            fmt_s(t["wasmtime_cpu_s"]),
-            fmt_r(t["cpu_ratio"]),
-        ]
-    )
+    rows.append(line({**t, "bytes": sum(r["bytes"] for r in co["rows"])}, "**suite total**"))
     if co.get("large"):
         rows.append(line(co["large"], "**" + co["large"]["module"] + "**"))
     text = table(header, rows)
