@@ -234,3 +234,20 @@ fn invalid_module_error_names_offset() {
     let err = Module::new(&engine, b"\0asm\x01\0\0\0\x01\x04\x01\x60\x00").unwrap_err();
     assert!(err.to_string().contains("at offset 0x"), "{err}");
 }
+
+#[test]
+fn perf_map_replaces_a_stale_file_then_appends() {
+    // A map left by an earlier process with this pid must not name our code.
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    std::fs::write(&path, "dead 1 stale::function\n").unwrap();
+    let mut config = Config::new();
+    config.profiler(kiln::ProfilingStrategy::PerfMap);
+    let engine = Engine::new(&config).unwrap();
+    Module::new(&engine, "(module (func))").unwrap();
+    Module::new(&engine, "(module (func) (func))").unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(!text.contains("stale"), "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.lines().all(|l| l.contains(" wasm[")), "{text}");
+}

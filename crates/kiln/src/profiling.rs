@@ -1,15 +1,17 @@
 //! Describing compiled code to external profilers (`Config::profiler`).
 //!
-//! `PerfMap`: one line per compiled function, `START SIZE NAME` in hex, appended to
-//! `/tmp/perf-<pid>.map`, the file Linux `perf report` reads to name JIT code. Names are
-//! `wasm[MODULE]::NAME` with the name section's name, or `function[INDEX]` without one.
+//! `PerfMap`: one line per compiled function, `START SIZE NAME` in hex, in
+//! `/tmp/perf-<pid>.map` (replaced by the process's first module, appended to after), the
+//! file Linux `perf report` reads to name JIT code. Names are `wasm[MODULE]::NAME` with the
+//! name section's name, or `function[INDEX]` without one.
 
 use crate::runtime::vm::code_memory::CodeMemory;
 use std::io::Write;
 use std::sync::Mutex;
 
-/// Serialises appends from modules published on several threads.
-static PERF_MAP: Mutex<()> = Mutex::new(());
+/// Serialises appends from modules published on several threads; `true` once this process
+/// has written its map.
+static PERF_MAP: Mutex<bool> = Mutex::new(false);
 
 /// Appends `code`'s functions to this process's perf map. Failures are ignored: profiling
 /// support never stops a module from loading.
@@ -31,13 +33,20 @@ pub(crate) fn perf_map_add(code: &CodeMemory) {
             loc.length
         ));
     }
-    let _guard = PERF_MAP.lock().unwrap_or_else(|e| e.into_inner());
+    let mut written = PERF_MAP.lock().unwrap_or_else(|e| e.into_inner());
     let path = format!("/tmp/perf-{}.map", std::process::id());
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = f.write_all(text.as_bytes());
+    // The first write replaces the file: one left by an earlier process with the same pid
+    // would name code that is not ours.
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true);
+    if *written {
+        options.append(true);
+    } else {
+        options.write(true).truncate(true);
+    }
+    if let Ok(mut f) = options.open(path) {
+        if f.write_all(text.as_bytes()).is_ok() {
+            *written = true;
+        }
     }
 }
