@@ -44,9 +44,9 @@ pub(crate) fn perf_map_add(code: &CodeMemory) {
     } else {
         options.write(true).truncate(true);
     }
-    if let Ok(mut f) = options.open(path) {
-        if f.write_all(text.as_bytes()).is_ok() {
-            *written = true;
-        }
+    if let Ok(mut f) = options.open(path)
+        && f.write_all(text.as_bytes()).is_ok()
+    {
+        *written = true;
     }
 }
